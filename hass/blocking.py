@@ -1,0 +1,30 @@
+"""Run the package's coroutines from synchronous code (Odoo request handlers, scripts)."""
+
+import asyncio
+import threading
+
+
+def run_blocking(coroutine_function, *args, **kwargs):
+    """Run ``coroutine_function(*args, **kwargs)`` to completion on a private event loop.
+
+    Works whether or not the calling thread already runs a loop: in that case the
+    coroutine runs on a short-lived thread, since a running loop cannot be re-entered.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine_function(*args, **kwargs))
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = asyncio.run(coroutine_function(*args, **kwargs))
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="hass-blocking-call", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
