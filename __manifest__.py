@@ -1,0 +1,46 @@
+{
+    "name": "Home Assistant",
+    "version": "18.0.1.0.0",
+    "category": "Productivity/Home Automation",
+    "summary": "See and control Home Assistant entities from Odoo",
+    "description": """
+Connects Odoo to one or more Home Assistant servers: entities, areas and devices are
+mirrored in Odoo, their state history is kept for charts, and access to entities is
+granted per group of users.
+""",
+    "author": "odoo_ha_addon contributors",
+    "website": "https://github.com/odoo-ha-addon/odoo_ha_addon",
+    "license": "LGPL-3",
+    "depends": ["base", "web", "mail", "bus"],
+    "external_dependencies": {"python": ["websockets", "requests"]},
+    "data": [
+        "security/ha_security.xml",
+        "security/ir.model.access.csv",
+        "security/ha_record_rules.xml",
+        "data/ha_cron.xml",
+        "views/ha_instance_views.xml",
+        "views/ha_entity_group_tag_views.xml",
+        "views/ha_entity_group_views.xml",
+        "views/ha_area_views.xml",
+        "views/ha_device_views.xml",
+        "views/ha_entity_views.xml",
+        "views/ha_entity_history_views.xml",
+        "views/ha_ws_request_queue_views.xml",
+        "views/ha_dashboard_action.xml",
+        "views/res_config_settings_views.xml",
+        "views/ha_menus.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "odoo_ha_addon/static/src/dashboard/**/*",
+            "odoo_ha_addon/static/src/instance_status/**/*",
+        ],
+        "web.assets_tests": [
+            "odoo_ha_addon/static/tests/tours/**/*",
+        ],
+    },
+    "pre_init_hook": "pre_init_hook",
+    "uninstall_hook": "uninstall_hook",
+    "application": True,
+    "installable": True,
+}

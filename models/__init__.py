@@ -1,0 +1,14 @@
+from . import (
+    ha_area,
+    ha_device,
+    ha_entity,
+    ha_entity_group,
+    ha_entity_group_tag,
+    ha_entity_history,
+    ha_instance,
+    ha_realtime_update,
+    ha_ws_request_queue,
+    ir_websocket,
+    res_config_settings,
+    res_users,
+)

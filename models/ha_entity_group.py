@@ -1,0 +1,66 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class HaEntityGroup(models.Model):
+    """Grants a set of users access to a set of entities of one instance.
+
+    Membership is what the record rules of every Home Assistant model follow: an HA user sees
+    an entity only through a group that contains both, and an instance only if a member of
+    one of its groups. ``access_level`` says whether members may also control the entities.
+    """
+
+    _name = "ha.entity.group"
+    _description = "Home Assistant Entity Group"
+    _order = "instance_id, name, id"
+
+    name = fields.Char(required=True, translate=True)
+    instance_id = fields.Many2one(
+        "ha.instance", string="Instance", required=True, ondelete="cascade", index=True
+    )
+    entity_ids = fields.Many2many(
+        "ha.entity",
+        "ha_entity_group_entity_rel",
+        "group_id",
+        "entity_id",
+        string="Entities",
+        domain="[('instance_id', '=', instance_id)]",
+    )
+    user_ids = fields.Many2many(
+        "res.users",
+        "ha_entity_group_res_users_rel",
+        "group_id",
+        "user_id",
+        string="Users",
+        domain=[("share", "=", False)],
+    )
+    access_level = fields.Selection(
+        [("view", "View"), ("control", "View and control")],
+        default="view",
+        required=True,
+        help="View: members see the entities and their history. "
+        "View and control: members may also operate them (switch, set, open...).",
+    )
+    tag_ids = fields.Many2many("ha.entity.group.tag", string="Tags")
+    description = fields.Text()
+    entity_count = fields.Integer(compute="_compute_entity_count")
+
+    @api.depends("entity_ids")
+    def _compute_entity_count(self):
+        for group in self:
+            group.entity_count = len(group.entity_ids)
+
+    @api.constrains("instance_id", "entity_ids")
+    def _check_entity_instance(self):
+        for group in self:
+            foreign = group.entity_ids.filtered(lambda e, g=group: e.instance_id != g.instance_id)
+            if foreign:
+                raise ValidationError(
+                    _(
+                        "Group %(group)s belongs to %(instance)s but lists entities of another "
+                        "instance: %(entities)s",
+                        group=group.name,
+                        instance=group.instance_id.name,
+                        entities=", ".join(foreign.mapped("entity_id")),
+                    )
+                )

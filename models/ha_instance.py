@@ -1,0 +1,305 @@
+import asyncio
+import concurrent.futures
+import json
+import logging
+from urllib.parse import urlsplit
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from .. import connector
+from ..connector import channels, request_queue
+from ..hass import errors
+from ..hass.probe import check_connection
+from ..hass.urls import base_url
+
+MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
+URL_SCHEMES = ("http", "https")
+# The form's "Test connection" waits at most this long for Home Assistant to answer.
+TEST_CONNECTION_TIMEOUT_S = 10.0
+# ws_call waits this long for Home Assistant's answer unless told otherwise.
+WS_CALL_TIMEOUT_S = 10.0
+# Changing these restarts the instance's connection, in whichever process hosts it.
+CONNECTION_FIELDS = ("url", "token", "active")
+# Connection statuses of hass.client.HAClient that the form has no own label for.
+CLIENT_STATUS_ALIASES = {"stopped": "disconnected"}
+
+_logger = logging.getLogger(__name__)
+
+
+def normalize_url(url):
+    """The base URL as stored (http(s)://host[:port][/prefix], no trailing slash), from what
+    people paste: a trailing slash, a ws:// URL, the /api/websocket endpoint itself.
+    Left as typed when it is no URL at all, for ``_check_url`` to explain."""
+    try:
+        return base_url(url)
+    except ValueError:
+        return url
+
+
+class HaInstance(models.Model):
+    """One Home Assistant server Odoo connects to.
+
+    ``url``, ``token`` and ``active`` are configured by a manager; the status fields below them
+    are written by the connector that holds this instance's connection, never by a form.
+    """
+
+    _name = "ha.instance"
+    _inherit = ["bus.listener.mixin"]
+    _description = "Home Assistant Instance"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True)
+    url = fields.Char(
+        string="URL",
+        required=True,
+        help="Base URL of the Home Assistant server, e.g. http://homeassistant.local:8123",
+    )
+    token = fields.Char(
+        string="Access Token",
+        groups=MANAGER_GROUP,
+        copy=False,
+        help="A long-lived access token created in the Home Assistant user profile.",
+    )
+    # What forms show instead of the token: write-only, so the secret never reaches a browser,
+    # not even a manager's (a password widget only hides what was already sent).
+    token_input = fields.Char(
+        string="New Access Token",
+        compute="_compute_token_input",
+        inverse="_inverse_token_input",
+        groups=MANAGER_GROUP,
+        help="Paste a long-lived access token created in the Home Assistant user profile. "
+        "The stored token is never shown; pasting a new one replaces it.",
+    )
+    has_token = fields.Boolean(string="Token Set", compute="_compute_has_token")
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10)
+
+    status = fields.Selection(
+        [
+            ("disconnected", "Disconnected"),
+            ("connecting", "Connecting"),
+            ("connected", "Connected"),
+            ("auth_failed", "Authentication Failed"),
+            ("unreachable", "Unreachable"),
+        ],
+        default="disconnected",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    status_since = fields.Datetime(readonly=True, copy=False)
+    last_event_at = fields.Datetime(
+        string="Last Event", readonly=True, copy=False, help="When the last state change arrived."
+    )
+    ha_version = fields.Char(string="Home Assistant Version", readonly=True, copy=False)
+    entity_count = fields.Integer(readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
+
+    entity_ids = fields.One2many("ha.entity", "instance_id", string="Entities")
+    area_ids = fields.One2many("ha.area", "instance_id", string="Areas")
+    device_ids = fields.One2many("ha.device", "instance_id", string="Devices")
+    group_ids = fields.One2many("ha.entity.group", "instance_id", string="Entity Groups")
+
+    def _compute_token_input(self):
+        self.token_input = False
+
+    def _inverse_token_input(self):
+        for instance in self:
+            if instance.token_input:
+                instance.token = instance.token_input.strip()
+
+    @api.depends("token")
+    def _compute_has_token(self):
+        # sudo: whether a token exists is no secret; HA users see it as a health hint.
+        for instance in self:
+            instance.has_token = bool(instance.sudo().token)
+
+    @api.constrains("url")
+    def _check_url(self):
+        for instance in self:
+            parts = urlsplit(instance.url or "")
+            if parts.scheme not in URL_SCHEMES or not parts.hostname:
+                raise ValidationError(
+                    _(
+                        "“%(url)s” is not a valid Home Assistant URL: use http:// or https:// "
+                        "followed by a host name, e.g. http://homeassistant.local:8123",
+                        url=instance.url,
+                    )
+                )
+            try:
+                parts.port  # noqa: B018 - raises ValueError on an out-of-range port
+            except ValueError as exc:
+                raise ValidationError(
+                    _("“%(url)s” has an invalid port: %(error)s", url=instance.url, error=exc)
+                ) from exc
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("url"):
+                vals["url"] = normalize_url(vals["url"])
+        instances = super().create(vals_list)
+        instances._notify_connection_change("reload")
+        return instances
+
+    def write(self, vals):
+        if vals.get("url"):
+            vals = dict(vals, url=normalize_url(vals["url"]))
+        if vals.get("token_input"):
+            vals = dict(vals, token=vals["token_input"].strip())
+        changed = self.filtered(
+            lambda instance: any(
+                name in vals and instance.sudo()[name] != vals[name] for name in CONNECTION_FIELDS
+            )
+        )
+        result = super().write(vals)
+        if changed:
+            # A new URL or token deserves a fresh chance even after "authentication failed".
+            if "url" in vals or "token" in vals:
+                changed.sudo()._set_connection_status("disconnected", notify=False)
+            changed._notify_connection_change("reload")
+        return result
+
+    def unlink(self):
+        ids = self.ids
+        result = super().unlink()
+        for instance_id in ids:
+            channels.notify(
+                self.env.cr,
+                channels.CONTROL_CHANNEL,
+                json.dumps({"instance_id": instance_id, "action": "reload"}),
+            )
+        return result
+
+    def _register_hook(self):
+        """Start this process's connector supervisor when the registry loads (see connector/)."""
+        super()._register_hook()
+        if connector.autostart_allowed():
+            connector.ensure_supervisor(self.env.cr.dbname)
+
+    @api.model
+    def _cron_ensure_connectors(self):
+        """Watchdog: restart this process's supervisor if it died, and let it run an election
+        at once (a process whose registry loaded lazily, e.g. a cron worker, becomes a
+        candidate host too)."""
+        if connector.autostart_allowed():
+            connector.ensure_supervisor(self.env.cr.dbname).wake()
+
+    def _notify_connection_change(self, action):
+        """Tell the process hosting each instance's connection (any process, any node) to
+        reload its configuration or restart; delivered when this transaction commits."""
+        for instance in self:
+            channels.notify(
+                self.env.cr,
+                channels.CONTROL_CHANNEL,
+                json.dumps({"instance_id": instance.id, "action": action}),
+            )
+
+    def _set_connection_status(self, status, error=None, ha_version=None, notify=True):
+        """Record what the connector reports; browsers watching the instance are told."""
+        status = CLIENT_STATUS_ALIASES.get(status, status)
+        for instance in self:
+            vals = {}
+            if instance.status != status:
+                vals.update(status=status, status_since=fields.Datetime.now())
+            if status == "connected":
+                vals["last_error"] = False
+            elif error:
+                vals["last_error"] = str(error)
+            if ha_version and ha_version != instance.ha_version:
+                vals["ha_version"] = ha_version
+            if vals:
+                instance.write(vals)
+        if notify:
+            self.env["ha.realtime.update"]._notify_instance_status(self)
+
+    def action_restart_connection(self):
+        """Drop and re-open the Home Assistant connection, in whichever process hosts it."""
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can restart a connection."))
+        # The hosting process reports the new statuses itself, as it reconnects.
+        self._notify_connection_change("restart")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Restart connection"),
+                "message": _("The connection to %(name)s is being restarted.", name=self.name),
+                "type": "info",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def ws_call(self, message_type, payload=None, timeout=WS_CALL_TIMEOUT_S):
+        """Send one websocket command to this instance's Home Assistant and return its result.
+
+        Works from any Odoo process: when this process hosts the connection the command goes
+        straight onto the socket, otherwise through ``ha.ws.request.queue`` (LISTEN/NOTIFY on
+        a session of its own: the caller's transaction is neither committed nor rolled back).
+
+        Raises ``hass.errors.NotConnected`` at once when no process holds a live connection,
+        ``hass.errors.RequestTimeout`` after ``timeout`` seconds, ``hass.errors.CommandFailed``
+        with Home Assistant's code and message.
+
+        Reserved to managers and to system code (``sudo()``): controllers check what a user may
+        do with an entity before they call this with sudo.
+        """
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can send commands directly."))
+        if not self.active:
+            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+        payload = dict(payload or {})
+        hosted = connector.hosted_connector(self.env.cr.dbname, self.id)
+        if hosted is not None:
+            return self._ws_call_direct(hosted, message_type, payload, timeout)
+        return request_queue.call(
+            self.env.cr.dbname, self.id, message_type, payload, timeout_s=timeout, uid=self.env.uid
+        )
+
+    def _ws_call_direct(self, hosted, message_type, payload, timeout):
+        future = asyncio.run_coroutine_threadsafe(
+            hosted.client.call(message_type, **payload), hosted.loop
+        )
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise errors.RequestTimeout(
+                _("Home Assistant did not answer within %(timeout)s s", timeout=timeout)
+            ) from None
+
+    def action_test_connection(self):
+        """Check the saved URL and token against the server and report what it answers."""
+        self.ensure_one()
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can test a connection."))
+        if not self.token:
+            raise UserError(_("Set the access token before testing the connection."))
+        try:
+            info = check_connection(self.url, self.token, timeout_s=TEST_CONNECTION_TIMEOUT_S)
+        except errors.AuthenticationFailed as exc:
+            raise UserError(_("Authentication failed: %(reason)s", reason=exc)) from None
+        except errors.NotHomeAssistant as exc:
+            raise UserError(_("Not a Home Assistant server: %(reason)s", reason=exc)) from None
+        except errors.CannotConnect as exc:
+            reason = str(exc)  # "cannot reach <url>: <why>", made a sentence
+            raise UserError(reason[:1].upper() + reason[1:]) from None
+        except errors.HAError as exc:
+            raise UserError(_("Connection test failed: %(reason)s", reason=exc)) from None
+        self.ha_version = info.version
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Test connection"),
+                "message": _(
+                    "Connected to Home Assistant %(version)s: %(count)s entities",
+                    version=info.version,
+                    count=info.entity_count,
+                ),
+                "type": "success",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

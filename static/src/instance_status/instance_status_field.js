@@ -1,0 +1,61 @@
+import { Component, onMounted, onWillUnmount } from "@odoo/owl";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { standardFieldProps } from "@web/views/fields/standard_field_props";
+
+const INSTANCE_STATUS = "odoo_ha_addon/instance_status";
+const BADGE_CLASSES = {
+    connected: "text-bg-success",
+    connecting: "text-bg-warning",
+    auth_failed: "text-bg-danger",
+    unreachable: "text-bg-danger",
+    disconnected: "text-bg-secondary",
+};
+
+/**
+ * The connection status of an ha.instance as a badge that follows the connector live: when
+ * the bus reports a new status for the record shown, the record is read again (unless the
+ * user is editing it), so status, "since", last event, version and last error stay current.
+ */
+export class HaInstanceStatusField extends Component {
+    static template = "odoo_ha_addon.HaInstanceStatusField";
+    static props = { ...standardFieldProps };
+
+    setup() {
+        this.bus = useService("bus_service");
+        this.onStatus = (payload) => this.reloadIfShown(payload);
+        onMounted(() => {
+            this.bus.subscribe(INSTANCE_STATUS, this.onStatus);
+            this.bus.start();
+        });
+        onWillUnmount(() => this.bus.unsubscribe(INSTANCE_STATUS, this.onStatus));
+    }
+
+    get value() {
+        return this.props.record.data[this.props.name];
+    }
+
+    get label() {
+        const selection = this.props.record.fields[this.props.name].selection;
+        const option = selection.find(([value]) => value === this.value);
+        return option ? option[1] : this.value;
+    }
+
+    get badgeClass() {
+        return BADGE_CLASSES[this.value] || "text-bg-secondary";
+    }
+
+    async reloadIfShown(payload) {
+        const record = this.props.record;
+        if (payload.instance_id !== record.resId || (await record.isDirty())) {
+            return;
+        }
+        await record.load();
+    }
+}
+
+registry.category("fields").add("ha_instance_status", {
+    component: HaInstanceStatusField,
+    displayName: "Home Assistant connection status",
+    supportedTypes: ["selection"],
+});

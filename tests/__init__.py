@@ -1,0 +1,10 @@
+from . import (
+    test_access,
+    test_connection,
+    test_connector,
+    test_dashboard,
+    test_install,
+    test_models,
+    test_realtime,
+    test_rpc_access,
+)

@@ -1,0 +1,124 @@
+"""Shared fixtures of the Odoo-tier tests: users, two instances with their groups, and one
+real Home Assistant server for the whole test run."""
+
+import threading
+
+from odoo import Command
+from odoo.tests import TransactionCase, new_test_user
+
+_ha_server = None
+_ha_server_error = None
+_ha_server_lock = threading.Lock()
+
+
+def _running_ha_server():
+    """The Home Assistant server of this test run, (re)started if it is not running.
+
+    One server (one config directory, one onboarding, one token) serves every test class of
+    the run. A failure to start it fails the tests that need it, with HA's own explanation,
+    instead of skipping them: a skipped check would hide that the connection was never tested.
+    """
+    global _ha_server, _ha_server_error  # noqa: PLW0603 - one server per test process
+    with _ha_server_lock:
+        if _ha_server_error is None:
+            try:
+                if _ha_server is None:
+                    from . import ha_server
+
+                    # Stopped, and its config directory removed, at interpreter exit.
+                    _ha_server = ha_server.HomeAssistantServer()
+                _ha_server.start()
+            except Exception as exc:  # noqa: BLE001 - reported in every test that needs HA
+                _ha_server_error = (
+                    f"Cannot start Home Assistant for the tests ({type(exc).__name__}: {exc})\n"
+                    "Set HA_PYTHON to a Python that has homeassistant==2024.3.3 installed, "
+                    "e.g. the standalone tier's virtualenv."
+                )
+        if _ha_server_error is not None:
+            raise AssertionError(_ha_server_error)
+        return _ha_server
+
+
+class HaServerCase(TransactionCase):
+    """A test class that talks to the run's real Home Assistant (``cls.ha``: url, token).
+
+    Odoo terminates, with a warning, any child process still running when a test class ends,
+    so the server process is stopped after each class that used it and started again (same
+    port, configuration and token, in about two seconds) by the next one.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ha = _running_ha_server()
+        # Registered after Odoo's own child-process check, so it runs before it.
+        cls.addClassCleanup(cls.ha.stop)
+
+
+class HaTestCommon(TransactionCase):
+    """Two instances; ``user_member`` belongs to a group of ``instance`` that holds
+    ``light_kitchen`` only; ``user_outsider`` is an HA user in no group; ``manager``."""
+
+    TOKEN = "test-token-that-must-never-leak"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = new_test_user(
+            cls.env, login="ha_test_manager", groups="odoo_ha_addon.group_ha_manager"
+        )
+        cls.user_member = new_test_user(
+            cls.env,
+            login="ha_test_member",
+            groups="odoo_ha_addon.group_ha_user,base.group_allow_export",
+        )
+        cls.user_outsider = new_test_user(
+            cls.env,
+            login="ha_test_outsider",
+            groups="odoo_ha_addon.group_ha_user,base.group_allow_export",
+        )
+        Instance = cls.env["ha.instance"]
+        cls.instance = Instance.create(
+            {"name": "Home", "url": "http://127.0.0.1:8123", "token": cls.TOKEN}
+        )
+        cls.other_instance = Instance.create(
+            {"name": "Cabin", "url": "http://127.0.0.1:8124", "token": "other-token"}
+        )
+        cls.area_kitchen = cls.env["ha.area"].create(
+            {"instance_id": cls.instance.id, "area_id": "kitchen", "name": "Kitchen"}
+        )
+        cls.device_bulb = cls.env["ha.device"].create(
+            {"instance_id": cls.instance.id, "device_id": "dev-bulb-1", "name": "Bulb"}
+        )
+        Entity = cls.env["ha.entity"]
+        cls.light_kitchen = Entity.create(
+            {
+                "instance_id": cls.instance.id,
+                "entity_id": "light.kitchen",
+                "name": "Kitchen light",
+                "state": "on",
+                "area_id": cls.area_kitchen.id,
+                "device_id": cls.device_bulb.id,
+            }
+        )
+        cls.sensor_outside = Entity.create(
+            {
+                "instance_id": cls.instance.id,
+                "entity_id": "sensor.outside_temperature",
+                "name": "Outside temperature",
+                "state": "12.5",
+                "unit_of_measurement": "°C",
+            }
+        )
+        cls.cabin_switch = Entity.create(
+            {"instance_id": cls.other_instance.id, "entity_id": "switch.pump", "state": "off"}
+        )
+        cls.group_kitchen = cls.env["ha.entity.group"].create(
+            {
+                "name": "Kitchen",
+                "instance_id": cls.instance.id,
+                "entity_ids": [Command.link(cls.light_kitchen.id)],
+                "user_ids": [Command.link(cls.user_member.id)],
+                "access_level": "control",
+            }
+        )
