@@ -1,0 +1,136 @@
+"""PostgreSQL access for connector threads, kept apart from Odoo's shared pool.
+
+Connector threads may live in the prefork master process. Before forking workers the master
+empties Odoo's global pool (``odoo.sql_db.close_all()``), which would close a connection a
+connector is using; and a forked child that inherits a live connection can end the parent's
+PostgreSQL session when it finalises its copy (libpq sends a Terminate message on the shared
+socket), which would silently drop the parent's advisory locks. So connector threads take their
+cursors from a private pool, their long-lived sessions are tracked here, and a fork hook points
+the child's copies of all those sockets at /dev/null before the child can touch them.
+"""
+
+import logging
+import os
+import threading
+import weakref
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import errorcodes
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.sql_db import Connection, ConnectionPool, connection_info_for
+
+_logger = logging.getLogger(__name__)
+
+# One instance connector needs few connections at once: its state writer thread and its two
+# bookkeeping threads (registry sync, status, requests) each hold at most one.
+PRIVATE_POOL_MAX_CONNECTIONS = 4
+# Immediate retries of a transaction that lost a serialization race with another one.
+SERIALIZATION_RETRIES = 5
+_RETRYABLE_CODES = {errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED}
+
+_tracked_connections = weakref.WeakSet()
+_tracked_pools = weakref.WeakSet()
+_tracked_lock = threading.Lock()
+
+
+def _track_connection(connection):
+    with _tracked_lock:
+        _tracked_connections.add(connection)
+    return connection
+
+
+def open_raw_connection(dbname, *, autocommit=True):
+    """A dedicated psycopg2 connection (for advisory locks, LISTEN, queue bookkeeping)."""
+    _name, params = connection_info_for(dbname)
+    connection = psycopg2.connect(**params)
+    connection.autocommit = autocommit
+    return _track_connection(connection)
+
+
+class ConnectorDatabase:
+    """Cursors on one database for connector threads, from a pool Odoo never empties."""
+
+    def __init__(self, dbname):
+        self.dbname = dbname
+        _name, self._params = connection_info_for(dbname)
+        self._pool = ConnectionPool(PRIVATE_POOL_MAX_CONNECTIONS)
+        with _tracked_lock:
+            _tracked_pools.add(self._pool)
+
+    def cursor(self):
+        """An Odoo cursor (usable with ``api.Environment``) on this private pool."""
+        return Connection(self._pool, self.dbname, self._params).cursor()
+
+    def environment(self, cr):
+        """A superuser environment on ``cr`` (one of this pool's cursors).
+
+        ``api.Environment`` would look the registry up through ``Registry(dbname)``, which
+        waits for ``Registry._lock``; the threaded server holds that lock while it loads
+        databases and runs their tests, so a connector started meanwhile would stall. The
+        registry already loaded in this process is taken directly instead.
+        """
+        try:
+            registry = Registry.registries[self.dbname]
+        except KeyError:
+            registry = Registry(self.dbname)
+        cr.transaction = api.Transaction(registry)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def run_transaction(self, function, *args):
+        """``function(cr, *args)`` in one READ COMMITTED transaction, committed.
+
+        Odoo's cursors default to REPEATABLE READ, under which the state writer would fail
+        whenever someone else updated one of its rows since its snapshot (a person editing an
+        entity's note, a status update on the instance). Its statements are upserts of values
+        that come from Home Assistant, not read-modify-write cycles, so READ COMMITTED is
+        right: concurrent writers wait for each other instead of failing. Deadlocks are still
+        retried.
+        """
+        for attempt in range(SERIALIZATION_RETRIES + 1):
+            try:
+                with self.cursor() as cr:
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    return function(cr, *args)
+            except psycopg2.Error as error:
+                if error.pgcode not in _RETRYABLE_CODES or attempt == SERIALIZATION_RETRIES:
+                    raise
+
+    def close(self):
+        self._pool.close_all()
+
+
+def _detach_inherited_connections():
+    """In a forked child: make the parent's sockets unreachable without closing them.
+
+    Closing a libpq connection sends Terminate to the server, and the parent shares that
+    session; dup2() of /dev/null over the descriptor keeps the number reserved (so nothing
+    else reuses it) while whatever the child later writes to it goes nowhere.
+    """
+    # The child runs one thread now; a lock some parent thread held at fork time stays held
+    # forever in the child, so it gets a fresh one instead of waiting on it.
+    global _tracked_lock  # noqa: PLW0603
+    _tracked_lock = threading.Lock()
+    connections = list(_tracked_connections)
+    for pool in list(_tracked_pools):
+        connections.extend(cnx for cnx, *_rest in pool._connections)
+        pool._connections.clear()
+        pool._lock = threading.Lock()
+    _tracked_connections.clear()
+    if not connections:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for connection in connections:
+            try:
+                if not connection.closed:
+                    os.dup2(devnull, connection.fileno())
+            except (OSError, psycopg2.Error):
+                pass
+    finally:
+        os.close(devnull)
+
+
+os.register_at_fork(after_in_child=_detach_inherited_connections)

@@ -1,0 +1,253 @@
+"""One hosted Home Assistant connection: a thread running an asyncio loop.
+
+The loop runs the reconnecting ``HAClient`` and everything that must react to it without
+blocking it: the state writer (its SQL runs on the writer's own thread), registry syncs and
+request handling (their SQL runs on a small bookkeeping pool). Other threads talk to the
+loop only through ``call_soon_threadsafe``/``run_coroutine_threadsafe``.
+
+On every (re)connect: read the area, device and entity registries, write them, subscribe to
+their update events, then take the ``subscribe_entities`` snapshot, which the writer
+reconciles against Odoo (entities missing from it are marked unavailable and archived).
+"""
+
+import asyncio
+import functools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ..hass import errors
+from ..hass.client import HAClient
+from . import registry_sync, request_queue
+from .database import ConnectorDatabase, open_raw_connection
+from .state_writer import EntityStateWriter
+
+_logger = logging.getLogger(__name__)
+
+# Registry update events often come in bursts (an integration adding many entities):
+# wait this long for the burst to end before reading the registries again.
+REGISTRY_RESYNC_DELAY_S = 1.0
+# Threads for request and status bookkeeping: requests run concurrently on the socket, and
+# each needs two short statements.
+BOOKKEEPING_THREADS = 2
+
+# How long a stopping connector waits for its last status writes.
+FINAL_WRITES_TIMEOUT_S = 5.0
+
+
+class InstanceConnector(threading.Thread):
+    def __init__(self, dbname, instance_id, url, token):
+        super().__init__(name=f"odoo_ha_addon.connector.{dbname}.{instance_id}", daemon=True)
+        # A pool of its own: the writer and the bookkeeping threads never wait for, or run
+        # out of, connections because another instance is busy.
+        self.db = ConnectorDatabase(dbname)
+        self.instance_id = instance_id
+        self.url = url
+        self._token = token
+        self.loop = None
+        self.client = None
+        self.writer = None
+        self._ready = threading.Event()
+        self._bookkeeping = ThreadPoolExecutor(
+            BOOKKEEPING_THREADS, thread_name_prefix=f"ha-bookkeeping-{instance_id}"
+        )
+        self._bookkeeping_local = threading.local()
+        self._bookkeeping_connections = []
+        self._resync_handle = None
+        self._tasks = set()
+        self._status_lock = None
+        # The client's last status; "auth_failed" when it gave up on a rejected token.
+        self.final_status = None
+
+    # Called from other threads ------------------------------------------------------------
+
+    def stop(self, timeout_s):
+        if self.loop is not None and self.client is not None and self.is_alive():
+            self.loop.call_soon_threadsafe(self.client.stop)
+        self.join(timeout_s)
+        if self.is_alive():
+            _logger.warning("Connector of instance %s did not stop in time", self.instance_id)
+
+    def restart(self):
+        """Drop the current Home Assistant connection; the client reconnects at once."""
+        if self.loop is not None and self.client is not None:
+            self.loop.call_soon_threadsafe(self._spawn, self.client.reconnect())
+
+    def submit_request(self, request_id):
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._spawn, self._handle_request(request_id))
+
+    def wait_ready(self, timeout_s):
+        return self._ready.wait(timeout_s)
+
+    # Thread body --------------------------------------------------------------------------
+
+    def run(self):
+        try:
+            asyncio.run(self._main())
+        except Exception:
+            _logger.exception("Connector of instance %s crashed", self.instance_id)
+        finally:
+            self._bookkeeping.shutdown(wait=True)
+            for connection in self._bookkeeping_connections:
+                connection.close()
+            self.db.close()
+
+    async def _main(self):
+        self.loop = asyncio.get_running_loop()
+        self._status_lock = asyncio.Lock()
+        self.writer = EntityStateWriter(self.db, self.instance_id)
+        self.client = HAClient(
+            self.url,
+            self._token,
+            on_connect=self._on_connect,
+            on_states=self._on_states,
+            on_status=self._on_status,
+        )
+        writer_task = asyncio.create_task(self.writer.run())
+        self._ready.set()
+        try:
+            await self.client.run()
+        finally:
+            self.final_status = self.client.status
+            writer_task.cancel()
+            try:
+                await self.writer.flush()
+            except Exception:
+                _logger.exception("Final flush of instance %s failed", self.instance_id)
+            self.writer.close()
+            # The last status ("stopped", "auth_failed") must reach the database.
+            pending = [task for task in self._tasks if not task.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=FINAL_WRITES_TIMEOUT_S)
+
+    def _spawn(self, coroutine):
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task):
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _logger.error(
+                "Background task of instance %s failed",
+                self.instance_id,
+                exc_info=task.exception(),
+            )
+
+    async def _bookkeep(self, function, *args):
+        return await self.loop.run_in_executor(self._bookkeeping, function, *args)
+
+    # HAClient hooks -----------------------------------------------------------------------
+
+    async def _on_connect(self, connection):
+        await self._sync_registries(connection)
+        for event_type in registry_sync.REGISTRY_UPDATE_EVENTS:
+            await connection.subscribe_events(self._on_registry_event, event_type)
+
+    def _on_states(self, changes, snapshot=False):
+        if snapshot:
+            self.writer.replace_all(dict(changes))
+        else:
+            self.writer.add_changes(changes)
+
+    def _on_status(self, status, error=None):
+        self._spawn(self._record_status(status, error))
+
+    async def _record_status(self, status, error):
+        # Tasks take the (FIFO) lock in the order the client reported, so statuses are
+        # written in that order. "connected" is written once the snapshot is committed: from
+        # then on Odoo's mirror matches Home Assistant.
+        async with self._status_lock:
+            if status == "connected":
+                await self.writer.wait_snapshot_committed()
+            await self._bookkeep(self._write_status, status, error)
+
+    def _on_registry_event(self, _event):
+        if self._resync_handle is not None:
+            self._resync_handle.cancel()
+        self._resync_handle = self.loop.call_later(
+            REGISTRY_RESYNC_DELAY_S, lambda: self._spawn(self._resync_registries())
+        )
+
+    async def _resync_registries(self):
+        connection = self.client.connection
+        if connection is not None:
+            try:
+                await self._sync_registries(connection)
+            except errors.HAError as error:
+                _logger.warning(
+                    "Registry resync of instance %s failed: %s", self.instance_id, error
+                )
+
+    async def _sync_registries(self, connection):
+        results = {}
+        for key, command in registry_sync.REGISTRY_COMMANDS.items():
+            results[key] = await connection.call(command)
+        links = await self._bookkeep(self._write_registries, results)
+        self.writer.set_entity_links(links)
+
+    # Requests from other processes --------------------------------------------------------
+
+    async def _handle_request(self, request_id):
+        claimed = await self._bookkeep(self._run_sql, request_queue.claim_request, request_id)
+        if claimed is None:
+            return
+        _instance_id, message_type, payload, timeout_s = claimed
+        outcome = {}
+        try:
+            outcome["result"] = await asyncio.wait_for(
+                self.client.call(message_type, **(payload or {})), timeout_s or None
+            )
+        except errors.NotConnected as error:
+            outcome.update(error=str(error), error_type="not_connected")
+        except errors.CommandFailed as error:
+            outcome.update(error=error.message, error_type="command_failed", error_code=error.code)
+        except (TimeoutError, errors.RequestTimeout):
+            outcome.update(error=f"no answer within {timeout_s:g} s", error_type="timeout")
+        except errors.HAError as error:
+            outcome.update(error=str(error), error_type="connection_lost")
+        except Exception as error:
+            _logger.exception("Request %s of instance %s failed", request_id, self.instance_id)
+            outcome.update(error=f"{type(error).__name__}: {error}", error_type="error")
+        finish = functools.partial(request_queue.finish_request, request_id=request_id, **outcome)
+        await self._bookkeep(self._run_sql, finish)
+
+    # Bookkeeping thread -------------------------------------------------------------------
+
+    def _raw_connection(self):
+        connection = getattr(self._bookkeeping_local, "connection", None)
+        if connection is None or connection.closed:
+            connection = open_raw_connection(self.db.dbname)
+            self._bookkeeping_local.connection = connection
+            self._bookkeeping_connections.append(connection)
+        return connection
+
+    def _run_sql(self, function, *args, **kwargs):
+        with self._raw_connection().cursor() as cr:
+            return function(cr, *args, **kwargs)
+
+    def _write_registries(self, results):
+        return self.db.run_transaction(
+            registry_sync.sync_registries,
+            self.instance_id,
+            results["areas"],
+            results["devices"],
+            results["entities"],
+        )
+
+    def _write_status(self, status, error):
+        ha_version = self.client.ha_version if self.client is not None else None
+
+        def write(cr):
+            env = self.db.environment(cr)
+            instance = env["ha.instance"].browse(self.instance_id).exists()
+            if instance:
+                instance._set_connection_status(status, error=error, ha_version=ha_version)
+
+        try:
+            self.db.run_transaction(write)
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL may be down; the next status retries
+            _logger.warning(
+                "Could not record status %r of instance %s: %s", status, self.instance_id, exc
+            )

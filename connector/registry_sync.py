@@ -1,0 +1,134 @@
+"""Mirror Home Assistant's area, device and entity registries into Odoo.
+
+Runs on every (re)connect before ``subscribe_entities`` and again after each registry update
+event, in one transaction per sync. Areas and devices are HA-owned rows: created, updated and
+deleted to match Home Assistant. Entities are not created here (their states create them); the
+registry only decides each entity's area (its own, else its device's) and device, which this
+returns so the state writer sets them on entities it creates later.
+"""
+
+from psycopg2.extras import execute_values
+
+REGISTRY_COMMANDS = {
+    "areas": "config/area_registry/list",
+    "devices": "config/device_registry/list",
+    "entities": "config/entity_registry/list",
+}
+# Events after which the registries are read again.
+REGISTRY_UPDATE_EVENTS = (
+    "area_registry_updated",
+    "device_registry_updated",
+    "entity_registry_updated",
+)
+
+_NOW = "now() at time zone 'UTC'"
+
+
+def sync_registries(cr, instance_id, areas, devices, entities):
+    """Write the registries; return entity_id -> (ha.area id or None, ha.device id or None)."""
+    area_ids = _sync_areas(cr, instance_id, areas)
+    device_ids, device_areas = _sync_devices(cr, instance_id, devices, area_ids)
+    links = {}
+    for entry in entities:
+        device_id = device_ids.get(entry.get("device_id"))
+        area_id = area_ids.get(entry.get("area_id")) or device_areas.get(device_id)
+        links[entry["entity_id"]] = (area_id, device_id)
+    _apply_links(cr, instance_id, links)
+    return links
+
+
+def _sync_areas(cr, instance_id, areas):
+    rows = [
+        (instance_id, a["area_id"], a.get("name") or a["area_id"], a.get("icon")) for a in areas
+    ]
+    ids = {}
+    if rows:
+        result = execute_values(
+            cr._obj,
+            """
+            INSERT INTO ha_area (instance_id, area_id, name, icon,
+                                 create_uid, write_uid, create_date, write_date)
+            VALUES %s
+            ON CONFLICT (instance_id, area_id) DO UPDATE SET
+                name = EXCLUDED.name, icon = EXCLUDED.icon, write_date = EXCLUDED.write_date
+            RETURNING area_id, id
+            """,
+            rows,
+            template=f"(%s, %s, %s, %s, 1, 1, {_NOW}, {_NOW})",
+            page_size=len(rows),
+            fetch=True,
+        )
+        ids = dict(result)
+    cr.execute(
+        "DELETE FROM ha_area WHERE instance_id = %s AND NOT (area_id = ANY(%s))",
+        (instance_id, list(ids)),
+    )
+    return ids
+
+
+def _sync_devices(cr, instance_id, devices, area_ids):
+    rows = [
+        (
+            instance_id,
+            d["id"],
+            d.get("name_by_user") or d.get("name") or d["id"],
+            d.get("name_by_user"),
+            d.get("manufacturer"),
+            d.get("model"),
+            d.get("sw_version"),
+            area_ids.get(d.get("area_id")),
+        )
+        for d in devices
+    ]
+    ids, areas = {}, {}
+    if rows:
+        result = execute_values(
+            cr._obj,
+            """
+            INSERT INTO ha_device (instance_id, device_id, name, name_by_user, manufacturer,
+                                   model, sw_version, area_id,
+                                   create_uid, write_uid, create_date, write_date)
+            VALUES %s
+            ON CONFLICT (instance_id, device_id) DO UPDATE SET
+                name = EXCLUDED.name, name_by_user = EXCLUDED.name_by_user,
+                manufacturer = EXCLUDED.manufacturer, model = EXCLUDED.model,
+                sw_version = EXCLUDED.sw_version, area_id = EXCLUDED.area_id,
+                write_date = EXCLUDED.write_date
+            RETURNING device_id, id, area_id
+            """,
+            rows,
+            template=f"(%s, %s, %s, %s, %s, %s, %s, %s, 1, 1, {_NOW}, {_NOW})",
+            page_size=len(rows),
+            fetch=True,
+        )
+        for ha_id, record_id, area_id in result:
+            ids[ha_id] = record_id
+            areas[record_id] = area_id
+    cr.execute(
+        "DELETE FROM ha_device WHERE instance_id = %s AND NOT (device_id = ANY(%s))",
+        (instance_id, list(ids)),
+    )
+    return ids, areas
+
+
+def _apply_links(cr, instance_id, links):
+    cr.execute(
+        "UPDATE ha_entity SET area_id = NULL, device_id = NULL"
+        " WHERE instance_id = %s AND (area_id IS NOT NULL OR device_id IS NOT NULL)"
+        " AND NOT (entity_id = ANY(%s))",
+        (instance_id, list(links)),
+    )
+    if not links:
+        return
+    execute_values(
+        cr._obj,
+        """
+        UPDATE ha_entity AS e SET area_id = v.area_id, device_id = v.device_id
+          FROM (VALUES %s) AS v(entity_id, area_id, device_id)
+         WHERE e.instance_id = %s AND e.entity_id = v.entity_id
+           AND (e.area_id IS DISTINCT FROM v.area_id OR e.device_id IS DISTINCT FROM v.device_id)
+        """.replace("%s AND e.entity_id", f"{int(instance_id)} AND e.entity_id"),
+        [(entity_id, area, device) for entity_id, (area, device) in links.items()],
+        template="(%s, %s::int, %s::int)",
+        page_size=1000,
+    )

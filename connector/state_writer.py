@@ -1,0 +1,294 @@
+"""The single writer of Home Assistant state for one instance.
+
+State changes arrive on the instance connector's event loop, often hundreds per second. The
+writer keeps the newest state per entity plus every point of the entities that record
+history, and flushes them together every ``FLUSH_INTERVAL_S`` or as soon as
+``FLUSH_MAX_CHANGES`` entities are waiting, in ONE transaction: upsert the changed ``ha.entity``
+rows (HA-owned columns only), append ``ha.entity.history`` rows, and send ONE bus message for the
+instance. The SQL runs on the writer's own thread, so batches stay in order and the event
+loop never waits on PostgreSQL: Home Assistant drops clients that fall behind.
+
+A flush that fails is merged back into what is waiting and retried with backoff (serialization
+failures at once), so a PostgreSQL outage delays changes and loses none.
+"""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from psycopg2.extras import Json, execute_values
+
+from ..hass.backoff import Backoff
+from ..models.ha_entity import HISTORY_BY_DEFAULT_DOMAINS
+from ..models.ha_entity_history import state_to_number
+
+_logger = logging.getLogger(__name__)
+
+# A flush waits at most this long after the first change it will carry: the bound on the
+# delay between Home Assistant's change and the committed row, minus the write itself.
+FLUSH_INTERVAL_S = 0.1
+# ...or starts at once when this many entities are waiting, to keep transactions short.
+FLUSH_MAX_CHANGES = 500
+# A flush with more changes than this tells browsers to reload instead of carrying every
+# state (a snapshot after reconnect can hold thousands of entities).
+BUS_MAX_CHANGES = 200
+RETRY_INITIAL_S = 0.2
+RETRY_MAX_S = 10.0
+
+
+def parse_ha_time(value):
+    """HA's ISO-8601 timestamp as the naive UTC datetime Odoo stores."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
+
+
+class EntityStateWriter:
+    def __init__(self, db, instance_id):
+        self.db = db
+        self.instance_id = instance_id
+        self._latest = {}
+        self._points = []
+        self._snapshot_ids = None
+        self._links = None
+        self._wake = asyncio.Event()
+        self._snapshot_committed = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ha-writer-{instance_id}")
+        self.flush_count = 0
+
+    # Event-loop side --------------------------------------------------------------------
+
+    def add_changes(self, changes):
+        """``changes``: iterable of (entity_id, new state dict, or None when removed)."""
+        for entity_id, state in changes:
+            self._latest[entity_id] = state
+            if state is not None:
+                self._points.append((entity_id, state))
+        self._wake.set()
+
+    def replace_all(self, states):
+        """A full snapshot: every entity not in ``states`` is gone from Home Assistant."""
+        self._snapshot_ids = set(states)
+        self._snapshot_committed.clear()
+        self.add_changes(states.items())
+
+    async def wait_snapshot_committed(self):
+        """Return once the last snapshot given to ``replace_all`` is committed."""
+        await self._snapshot_committed.wait()
+
+    def set_entity_links(self, links):
+        """entity_id -> (ha.area id or None, ha.device id or None), from the registries."""
+        self._links = links
+
+    async def run(self):
+        backoff = Backoff(initial_s=RETRY_INITIAL_S, max_s=RETRY_MAX_S)
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            if len(self._latest) < FLUSH_MAX_CHANGES:
+                await asyncio.sleep(FLUSH_INTERVAL_S)
+            batch = self._take()
+            if batch is None:
+                continue
+            try:
+                await loop.run_in_executor(self._executor, self._write, *batch)
+                backoff.reset()
+                if batch[2] is not None and self._snapshot_ids is None:
+                    self._snapshot_committed.set()
+            except Exception as error:  # noqa: BLE001 - every failure is retried, none dropped
+                self._merge_back(*batch)
+                delay = backoff.next_delay()
+                _logger.warning(
+                    "Writing Home Assistant states of instance %s failed (%s); retrying in %.1f s",
+                    self.instance_id,
+                    str(error).strip() or type(error).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def flush(self):
+        """Write what is waiting now (used when stopping)."""
+        batch = self._take()
+        if batch is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._write, *batch)
+            if batch[2] is not None and self._snapshot_ids is None:
+                self._snapshot_committed.set()
+
+    def close(self):
+        self._executor.shutdown(wait=True)
+
+    def _take(self):
+        self._wake.clear()
+        if not self._latest and self._snapshot_ids is None:
+            return None
+        batch = (self._latest, self._points, self._snapshot_ids, self._links)
+        self._latest, self._points, self._snapshot_ids = {}, [], None
+        return batch
+
+    def _merge_back(self, latest, points, snapshot_ids, _links):
+        # Changes that arrived meanwhile are newer: they win over the failed batch.
+        latest.update(self._latest)
+        self._latest = latest
+        self._points = points + self._points
+        if self._snapshot_ids is None:
+            self._snapshot_ids = snapshot_ids
+        self._wake.set()
+
+    # Writer-thread side -----------------------------------------------------------------
+
+    def _write(self, latest, points, snapshot_ids, links):
+        self.db.run_transaction(self._write_batch, latest, points, snapshot_ids, links)
+        self.flush_count += 1
+
+    def _write_batch(self, cr, latest, points, snapshot_ids, links):
+        present = {eid: state for eid, state in latest.items() if state is not None}
+        removed = [eid for eid, state in latest.items() if state is None]
+        written = self._upsert_entities(cr, present, links)
+        gone = self._archive_entities(cr, removed, snapshot_ids)
+        self._append_history(cr, points, written)
+        env = self.db.environment(cr)
+        instance = env["ha.instance"].browse(self.instance_id)
+        cr.execute(
+            "UPDATE ha_instance SET last_event_at = now() at time zone 'UTC',"
+            " entity_count = (SELECT count(*) FROM ha_entity"
+            "                  WHERE instance_id = %s AND NOT ha_removed)"
+            " WHERE id = %s",
+            (self.instance_id, self.instance_id),
+        )
+        if len(present) + len(gone) > BUS_MAX_CHANGES:
+            env["ha.realtime.update"]._notify_entities_reload(instance)
+        else:
+            changes = {
+                eid: {
+                    "id": written[eid][0],
+                    "state": state["state"],
+                    "attributes": state.get("attributes", {}),
+                    "last_changed": state.get("last_changed"),
+                    "last_updated": state.get("last_updated"),
+                }
+                for eid, state in present.items()
+            }
+            changes.update(dict.fromkeys(gone))
+            env["ha.realtime.update"]._notify_entity_changes(instance, changes)
+
+    def _upsert_entities(self, cr, present, links):
+        """Insert or update the HA-owned columns; return entity_id -> (id, record_history)."""
+        if not present:
+            return {}
+        rows = []
+        for entity_id, state in present.items():
+            attributes = state.get("attributes") or {}
+            domain = entity_id.split(".", 1)[0]
+            area_id, device_id = (links or {}).get(entity_id, (None, None))
+            rows.append(
+                (
+                    self.instance_id,
+                    entity_id,
+                    domain,
+                    attributes.get("friendly_name") or entity_id,
+                    state.get("state"),
+                    Json(attributes),
+                    parse_ha_time(state.get("last_changed")),
+                    parse_ha_time(state.get("last_updated") or state.get("last_changed")),
+                    attributes.get("unit_of_measurement"),
+                    area_id,
+                    device_id,
+                    domain in HISTORY_BY_DEFAULT_DOMAINS,
+                )
+            )
+        links_clause = (
+            ", area_id = EXCLUDED.area_id, device_id = EXCLUDED.device_id" if links else ""
+        )
+        result = execute_values(
+            cr._obj,
+            f"""
+            INSERT INTO ha_entity AS e
+                (instance_id, entity_id, domain, name, state, attributes, last_changed,
+                 last_updated, unit_of_measurement, area_id, device_id, record_history,
+                 ha_removed, active, create_uid, write_uid, create_date, write_date)
+            VALUES %s
+            ON CONFLICT (instance_id, entity_id) DO UPDATE SET
+                name = EXCLUDED.name, state = EXCLUDED.state, attributes = EXCLUDED.attributes,
+                last_changed = EXCLUDED.last_changed, last_updated = EXCLUDED.last_updated,
+                unit_of_measurement = EXCLUDED.unit_of_measurement,
+                active = e.active OR e.ha_removed, ha_removed = FALSE,
+                write_date = EXCLUDED.write_date{links_clause}
+            RETURNING id, entity_id, record_history
+            """,
+            rows,
+            template=(
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, FALSE, TRUE, 1, 1,"
+                " now() at time zone 'UTC', now() at time zone 'UTC')"
+            ),
+            page_size=len(rows),
+            fetch=True,
+        )
+        return {entity_id: (record_id, record) for record_id, entity_id, record in result}
+
+    def _archive_entities(self, cr, removed, snapshot_ids):
+        """Entities gone from Home Assistant stay in Odoo, unavailable and archived (their
+        history and group memberships survive); ``ha_removed`` tells them apart from entities
+        a person archived, which the writer never brings back."""
+        gone = []
+        if removed:
+            cr.execute(
+                """
+                UPDATE ha_entity SET state = 'unavailable', active = FALSE, ha_removed = TRUE,
+                       write_date = now() at time zone 'UTC'
+                 WHERE instance_id = %s AND entity_id = ANY(%s) AND NOT ha_removed
+                RETURNING entity_id
+                """,
+                (self.instance_id, removed),
+            )
+            gone += [row[0] for row in cr.fetchall()]
+        if snapshot_ids is not None:
+            cr.execute(
+                """
+                UPDATE ha_entity SET state = 'unavailable', active = FALSE, ha_removed = TRUE,
+                       write_date = now() at time zone 'UTC'
+                 WHERE instance_id = %s AND NOT ha_removed AND NOT (entity_id = ANY(%s))
+                RETURNING entity_id
+                """,
+                (self.instance_id, list(snapshot_ids)),
+            )
+            gone += [row[0] for row in cr.fetchall()]
+        return gone
+
+    def _append_history(self, cr, points, written):
+        rows = []
+        for entity_id, state in points:
+            record_id, records_history = written.get(entity_id, (None, False))
+            if not records_history:
+                continue
+            attributes = state.get("attributes") or {}
+            number = state_to_number(state.get("state"))
+            rows.append(
+                (
+                    record_id,
+                    self.instance_id,
+                    state.get("state"),
+                    number or 0.0,
+                    number is not None,
+                    attributes.get("unit_of_measurement"),
+                    parse_ha_time(state.get("last_changed")),
+                    parse_ha_time(state.get("last_updated") or state.get("last_changed")),
+                )
+            )
+        if rows:
+            execute_values(
+                cr._obj,
+                """
+                INSERT INTO ha_entity_history
+                    (entity_id, instance_id, state, num_value, is_numeric, unit, last_changed,
+                     last_updated, create_uid, write_uid, create_date, write_date)
+                VALUES %s
+                ON CONFLICT (entity_id, last_updated) DO NOTHING
+                """,
+                rows,
+                template=(
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, 1, 1,"
+                    " now() at time zone 'UTC', now() at time zone 'UTC')"
+                ),
+                page_size=1000,
+            )

@@ -1,0 +1,220 @@
+"""Connector supervisor: hosts the Home Assistant connections of one database in this process.
+
+What it guarantees
+    Exactly one live Home Assistant connection per active, configured ``ha.instance``, across
+    every Odoo process and every Odoo node on the same database.
+
+How
+    Every Odoo process that loads a database's registry (threaded server, prefork master with a
+    preloaded database, HTTP and cron workers that load it lazily) runs one supervisor thread
+    for that database; never the gevent ``/websocket`` process, and never during installs or
+    test runs unless a test starts one. The supervisor owns one dedicated PostgreSQL session
+    (autocommit, outside Odoo's pool) on which it
+
+    * takes ``pg_try_advisory_lock`` for each active, configured instance it does not host yet,
+      every ``ELECTION_INTERVAL_S``. Whoever gets the lock hosts the connection; the lock lives
+      as long as that session, so when the process dies another candidate takes over on its
+      next election round;
+    * LISTENs on the control channel (an instance was created, changed, archived, deleted or
+      asked to restart: act at once, in whichever process hosts it) and on the request channel
+      (``ha.ws.request.queue`` rows for the instances it hosts);
+    * stops every connector it hosts as soon as that session fails, because the locks went with
+      it and another process may already be connecting.
+
+    Each hosted instance runs in an ``InstanceConnector`` (its own thread and asyncio loop); the
+    supervisor only starts, stops and restarts them and forwards requests.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import select
+import threading
+import time
+
+import psycopg2
+import psycopg2.errors
+
+from ..hass.backoff import Backoff
+from . import channels, locks
+from .database import open_raw_connection
+from .instance_connector import InstanceConnector
+
+_logger = logging.getLogger(__name__)
+
+# How often a process retries the locks of instances nobody hosts: the takeover delay after
+# the hosting process dies is at most this plus the new connection's handshake.
+ELECTION_INTERVAL_S = 2.0
+# Waiting for a connector thread to finish when stopping it.
+CONNECTOR_STOP_TIMEOUT_S = 10.0
+# Reconnecting the supervisor's own PostgreSQL session after it failed.
+DB_RETRY_INITIAL_S = 0.5
+DB_RETRY_MAX_S = 15.0
+
+_ACTIVE_INSTANCES_QUERY = """
+    SELECT id, url, token FROM ha_instance
+     WHERE active AND COALESCE(url, '') <> '' AND COALESCE(token, '') <> ''
+"""
+
+
+class ConnectorSupervisor(threading.Thread):
+    def __init__(self, dbname, instance_ids=None):
+        """``instance_ids``: host only these instances (tests, benchmarks); default all."""
+        super().__init__(name=f"odoo_ha_addon.supervisor.{dbname}", daemon=True)
+        self.dbname = dbname
+        self.instance_ids = set(instance_ids) if instance_ids is not None else None
+        self.connectors = {}
+        self._fingerprints = {}
+        self._stopping = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+
+    # Thread API -------------------------------------------------------------------------
+
+    def stop(self, timeout_s=CONNECTOR_STOP_TIMEOUT_S):
+        self._stopping.set()
+        self.wake()
+        if self.is_alive():
+            self.join(timeout_s)
+
+    def wake(self):
+        """Run an election round now (e.g. right after a local configuration change)."""
+        with contextlib.suppress(OSError):  # the thread has ended and closed its pipe
+            os.write(self._wake_write, b"x")
+
+    def run(self):
+        backoff = Backoff(initial_s=DB_RETRY_INITIAL_S, max_s=DB_RETRY_MAX_S)
+        failures = 0
+        while not self._stopping.is_set():
+            connection = None
+            try:
+                connection = open_raw_connection(self.dbname)
+                with connection.cursor() as cr:
+                    cr.execute(
+                        f"LISTEN {channels.CONTROL_CHANNEL}; LISTEN {channels.REQUEST_CHANNEL}"
+                    )
+                if failures:
+                    _logger.info("Connector supervisor of %s is back on PostgreSQL", self.dbname)
+                failures = 0
+                backoff.reset()
+                self._serve(connection)
+            except psycopg2.errors.UndefinedTable:
+                # The addon was uninstalled from this database: nothing left to host.
+                _logger.info("Home Assistant addon gone from %s; supervisor ends", self.dbname)
+                break
+            except psycopg2.Error as error:
+                # Our session, and every advisory lock it held, is gone: another process may
+                # be taking the instances over right now, so ours must go silent at once.
+                self._stop_all_connectors()
+                failures += 1
+                if failures == 1:
+                    _logger.warning(
+                        "Connector supervisor of %s lost PostgreSQL (%s); retrying",
+                        self.dbname,
+                        str(error).strip(),
+                    )
+                self._stopping.wait(backoff.next_delay())
+            except Exception:
+                self._stop_all_connectors()
+                _logger.exception("Connector supervisor of %s failed; restarting it", self.dbname)
+                self._stopping.wait(backoff.next_delay())
+            finally:
+                if connection is not None:
+                    with contextlib.suppress(psycopg2.Error):
+                        connection.close()
+        self._stop_all_connectors()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    # Main loop --------------------------------------------------------------------------
+
+    def _serve(self, connection):
+        next_election = 0.0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            if now >= next_election:
+                self._elect(connection)
+                next_election = now + ELECTION_INTERVAL_S
+            readable, _w, _x = select.select(
+                [connection, self._wake_read], [], [], max(0.0, next_election - now)
+            )
+            if self._wake_read in readable:
+                os.read(self._wake_read, 4096)
+                next_election = 0.0
+            if connection in readable:
+                connection.poll()
+                notifications, connection.notifies[:] = list(connection.notifies), []
+                for notification in notifications:
+                    if self._dispatch(notification):
+                        next_election = 0.0
+
+    def _dispatch(self, notification):
+        """Handle one NOTIFY; return True when an election round should run now."""
+        if notification.channel == channels.REQUEST_CHANNEL:
+            instance_id, _sep, request_id = notification.payload.partition(":")
+            connector = self.connectors.get(int(instance_id))
+            if connector is not None:
+                connector.submit_request(int(request_id))
+            return False
+        try:
+            message = json.loads(notification.payload)
+            instance_id = int(message["instance_id"])
+        except (ValueError, KeyError, TypeError):
+            _logger.warning("Ignoring malformed control notification %r", notification.payload)
+            return False
+        connector = self.connectors.get(instance_id)
+        if message.get("action") == "restart" and connector is not None:
+            if connector.is_alive():
+                connector.restart()
+            else:
+                # Parked after "authentication failed": a manager asked to try again.
+                self._fingerprints.pop(instance_id, None)
+        return True
+
+    def _elect(self, connection):
+        with connection.cursor() as cr:
+            cr.execute(_ACTIVE_INSTANCES_QUERY)
+            wanted = {
+                instance_id: (url, token)
+                for instance_id, url, token in cr.fetchall()
+                if self.instance_ids is None or instance_id in self.instance_ids
+            }
+        for instance_id in list(self.connectors):
+            config = wanted.get(instance_id)
+            connector = self.connectors[instance_id]
+            if config is None:
+                self._stop_connector(connection, instance_id)
+            elif config != self._fingerprints.get(instance_id) or (
+                not connector.is_alive() and connector.final_status != "auth_failed"
+            ):
+                # URL or token changed (possibly on another node), a restart was asked for,
+                # or the thread died. A connector that ended on "authentication failed" stays
+                # parked until then: retrying a rejected token gets the address banned by HA.
+                connector.stop(CONNECTOR_STOP_TIMEOUT_S)
+                self._start_connector(instance_id, config)
+        for instance_id, config in wanted.items():
+            if instance_id in self.connectors:
+                continue
+            if locks.try_acquire_instance_lock(connection, instance_id):
+                _logger.info("Hosting Home Assistant instance %s of %s", instance_id, self.dbname)
+                self._start_connector(instance_id, config)
+
+    def _start_connector(self, instance_id, config):
+        url, token = config
+        connector = InstanceConnector(self.dbname, instance_id, url, token)
+        self.connectors[instance_id] = connector
+        self._fingerprints[instance_id] = config
+        connector.start()
+
+    def _stop_connector(self, connection, instance_id):
+        connector = self.connectors.pop(instance_id)
+        self._fingerprints.pop(instance_id, None)
+        connector.stop(CONNECTOR_STOP_TIMEOUT_S)
+        locks.release_instance_lock(connection, instance_id)
+        _logger.info("Stopped hosting Home Assistant instance %s of %s", instance_id, self.dbname)
+
+    def _stop_all_connectors(self):
+        connectors, self.connectors = self.connectors, {}
+        self._fingerprints.clear()
+        for connector in connectors.values():
+            connector.stop(CONNECTOR_STOP_TIMEOUT_S)
