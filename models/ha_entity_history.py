@@ -103,13 +103,16 @@ class HaEntityHistory(models.Model):
         self.flush_model()
         series = []
         for entity in entities:
+            # On/off states have a value for charts, but an on/off entity reads best as a
+            # timeline: only states that are numbers make a numeric series.
             self.env.cr.execute(
-                "SELECT count(*) FILTER (WHERE is_numeric), count(*) FROM ha_entity_history"
+                "SELECT count(*) FILTER (WHERE is_numeric AND state NOT IN %s), count(*)"
+                "  FROM ha_entity_history"
                 " WHERE entity_id = %s AND last_updated >= %s AND last_updated < %s",
-                (entity.id, start, end),
+                (tuple(BINARY_STATE_VALUES), entity.id, start, end),
             )
             numeric_count, total = self.env.cr.fetchone()
-            numeric = total > 0 and numeric_count * 2 > total and entity.domain != "binary_sensor"
+            numeric = total > 0 and numeric_count * 2 > total
             item = {
                 "entity_id": entity.entity_id,
                 "name": entity.name or entity.entity_id,

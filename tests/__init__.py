@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_api,
     test_connection,
     test_connector,
     test_dashboard,

@@ -1,0 +1,2 @@
+from . import controllers, models
+from .hooks import pre_init_hook, uninstall_hook

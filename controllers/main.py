@@ -1,0 +1,346 @@
+"""JSON API of the Home Assistant addon: ``/odoo_ha_addon/<name>``.
+
+Every route is ``type="json"``, ``auth="user"`` and answers
+``{"success": bool, "data": ..., "error": str | None, "error_type": str | None}``. Routes run
+with the user's environment; the few sudo() calls below come after an explicit access check
+and say why. Read routes read Odoo's mirror of Home Assistant and never trigger a sync.
+"""
+
+import logging
+from datetime import timedelta
+
+from odoo import _, fields, http
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.http import request
+
+from ..hass import errors
+from ..models.ha_instance import MANAGER_GROUP
+from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS
+from . import instance_resolver
+from .params import SLUG_RE, ApiError, Params
+
+_logger = logging.getLogger(__name__)
+
+PREFIX = "/odoo_ha_addon"
+# Services of any domain a user may call on entities they control.
+GENERIC_SERVICES = {
+    ("homeassistant", "turn_on"),
+    ("homeassistant", "turn_off"),
+    ("homeassistant", "toggle"),
+}
+# Keys that would widen a service call beyond the entities it was checked for.
+TARGET_KEYS = ("entity_id", "device_id", "area_id", "floor_id", "label_id")
+SERVICE_CALL_TIMEOUT_S = 10.0
+HISTORY_DEFAULT_RANGE = timedelta(hours=24)
+HISTORY_MAX_RANGE = timedelta(days=366)
+HISTORY_MAX_ENTITIES = 20
+# Server information: the Supervisor endpoint, then the core websocket command that gives it.
+SERVER_INFO_SOURCES = {
+    "hardware_info": ("/hardware/info", "hardware/info"),
+    "network_info": ("/network/info", "network"),
+}
+
+
+def _envelope(data=None, error=None, error_type=None):
+    return {"success": error is None, "data": data, "error": error, "error_type": error_type}
+
+
+def api_route(name):
+    """Declare ``/odoo_ha_addon/<name>``: validate params, map every failure to the envelope."""
+
+    def decorate(method):
+        def endpoint(self, **params):
+            try:
+                return _envelope(data=method(self, Params(params)))
+            except ApiError as error:
+                failure = (str(error), error.error_type)
+            except AccessError as error:
+                failure = (str(error), "access_denied")
+            except errors.NotConnected as error:
+                failure = (str(error), "not_connected")
+            except errors.RequestTimeout as error:
+                failure = (str(error), "timeout")
+            except errors.CommandFailed as error:
+                failure = (error.message, "command_failed")
+            except errors.HAError as error:
+                failure = (str(error), "ha_error")
+            except (UserError, ValidationError) as error:
+                failure = (str(error), "invalid_input")
+            except Exception:
+                _logger.exception("Home Assistant API %s failed", name)
+                failure = (_("An unexpected error occurred; it was logged."), "internal_error")
+            # Whatever the route wrote before failing is undone: errors change nothing.
+            request.env.cr.rollback()
+            return _envelope(error=failure[0], error_type=failure[1])
+
+        # Name and docstring only: Odoo passes a route the parameters its signature names, and
+        # functools.wraps would expose ``method(self, params)`` instead of ``**params``.
+        endpoint.__name__ = endpoint.__qualname__ = method.__name__
+        endpoint.__doc__ = method.__doc__
+        return http.route(
+            f"{PREFIX}/{name}", type="json", auth="user", methods=["POST"], readonly=False
+        )(endpoint)
+
+    return decorate
+
+
+def _is_manager(env):
+    return env.user.has_group(MANAGER_GROUP)
+
+
+def _instance_data(instance, current_id=None):
+    data = {
+        "id": instance.id,
+        "name": instance.name,
+        "url": instance.url,
+        "current": instance.id == current_id,
+    }
+    for name in INSTANCE_STATUS_FIELDS:
+        value = instance[name]
+        data[name] = (
+            fields.Datetime.to_string(value)
+            if name.endswith(("_since", "_at")) and value
+            else value
+        )
+    return data
+
+
+class HaApiController(http.Controller):
+    # Instances -----------------------------------------------------------------------------
+
+    @api_route("instances")
+    def instances(self, params):
+        params.done()
+        env = request.env
+        try:
+            current = instance_resolver.resolve_instance(env).id
+        except ApiError:
+            current = None
+        instances = env["ha.instance"].search([], order="sequence, id")
+        return {
+            "current_instance_id": current,
+            "instances": [_instance_data(i, current) for i in instances],
+        }
+
+    @api_route("switch_instance")
+    def switch_instance(self, params):
+        instance_id = params.record_id("ha_instance_id", required=True)
+        params.done()
+        instance = instance_resolver.switch_instance(request.env, instance_id)
+        return _instance_data(instance, instance.id)
+
+    @api_route("websocket_status")
+    def websocket_status(self, params):
+        instance = self._instance(params)
+        params.done()
+        data = _instance_data(instance, instance.id)
+        data["connected"] = instance.status == "connected"
+        return data
+
+    @api_route("websocket_restart")
+    def websocket_restart(self, params):
+        instance = self._instance(params)
+        params.done()
+        if not _is_manager(request.env):
+            raise ApiError(
+                _("Only Home Assistant managers can restart a connection."), "access_denied"
+            )
+        instance.action_restart_connection()
+        return {"instance_id": instance.id, "restarting": True}
+
+    # Server information ----------------------------------------------------------------------
+
+    @api_route("ha_urls")
+    def ha_urls(self, params):
+        instance = self._instance(params)
+        params.done()
+        urls = {"url": instance.url, "internal_url": None, "external_url": None}
+        try:
+            # sudo: reading the server's public configuration is allowed to every user of the
+            # instance; ws_call itself is reserved to managers and system code.
+            config = instance.sudo().ws_call("get_config", timeout=SERVICE_CALL_TIMEOUT_S)
+        except errors.NotConnected:
+            return urls
+        urls.update(
+            internal_url=config.get("internal_url"), external_url=config.get("external_url")
+        )
+        return urls
+
+    @api_route("hardware_info")
+    def hardware_info(self, params):
+        instance = self._instance(params)
+        params.done()
+        return self._server_info(instance, "hardware_info")
+
+    @api_route("network_info")
+    def network_info(self, params):
+        instance = self._instance(params)
+        params.done()
+        return self._server_info(instance, "network_info")
+
+    def _server_info(self, instance, name):
+        """Ask the Supervisor (Home Assistant OS and Supervised installs), then the core
+        integration that offers a part of it; neither: ``not_supported``."""
+        endpoint, core_command = SERVER_INFO_SOURCES[name]
+        # sudo: read-only server information for users of the instance (see ha_urls).
+        server = instance.sudo()
+        attempts = (
+            ("supervisor", "supervisor/api", {"endpoint": endpoint, "method": "get"}),
+            ("core", core_command, {}),
+        )
+        for source, message_type, payload in attempts:
+            try:
+                result = server.ws_call(message_type, payload, timeout=SERVICE_CALL_TIMEOUT_S)
+            except errors.CommandFailed as error:
+                if error.code in ("unknown_command", "not_found", "home_assistant_error"):
+                    continue
+                raise
+            return {"source": source, "info": result}
+        raise ApiError(
+            _(
+                "This Home Assistant installation does not provide this information: it needs "
+                "the Home Assistant Supervisor (Home Assistant OS or a Supervised install)."
+            ),
+            "not_supported",
+        )
+
+    # Areas and entities ----------------------------------------------------------------------
+
+    @api_route("areas")
+    def areas(self, params):
+        instance = self._instance(params)
+        params.done()
+        env = request.env
+        counts = dict(
+            env["ha.entity"]._read_group(
+                [("instance_id", "=", instance.id)], ["area_id"], ["__count"]
+            )
+        )
+        areas = env["ha.area"].search([("instance_id", "=", instance.id)])
+        data = [
+            {
+                "id": a.id,
+                "area_id": a.area_id,
+                "name": a.name,
+                "icon": a.icon or None,
+                "entity_count": counts.get(a, 0),
+            }
+            for a in areas
+        ]
+        return {"areas": data, "unassigned_count": counts.get(env["ha.area"], 0)}
+
+    @api_route("entities_by_area")
+    def entities_by_area(self, params):
+        instance = self._instance(params)
+        area_id = params.record_id("area_id")
+        params.done()
+        domain = [("instance_id", "=", instance.id), ("area_id", "=", area_id or False)]
+        entities = request.env["ha.entity"].search(domain, order="name, entity_id")
+        return {"area_id": area_id, "entities": entities._api_data(request.env.user)}
+
+    @api_route("entity_states")
+    def entity_states(self, params):
+        instance = self._instance(params)
+        entity_ids = params.entity_ids("entity_ids", required=True)
+        params.done()
+        entities = self._entities(instance, entity_ids)
+        found = set(entities.mapped("entity_id"))
+        # Entities the user may not read are "unknown" like missing ones: no existence leak.
+        return {
+            "entities": entities._api_data(request.env.user),
+            "unknown": [e for e in entity_ids if e not in found],
+        }
+
+    @api_route("call_service")
+    def call_service(self, params):
+        instance = self._instance(params)
+        domain = params.string("domain", required=True, pattern=SLUG_RE)
+        service = params.string("service", required=True, pattern=SLUG_RE)
+        entity_ids = params.entity_ids("entity_id")
+        service_data = params.service_data("service_data")
+        params.done()
+        env = request.env
+        if _is_manager(env):
+            # Managers may call any service of their instance, with any target.
+            payload = {"domain": domain, "service": service, "service_data": service_data}
+            if entity_ids:
+                payload["target"] = {"entity_id": entity_ids}
+        else:
+            payload = self._checked_user_service_call(
+                instance, domain, service, entity_ids, service_data
+            )
+        # sudo: ws_call is reserved to managers and system code; a plain user's call was
+        # checked above (entities they control, services of those entities' domain).
+        result = instance.sudo().ws_call("call_service", payload, timeout=SERVICE_CALL_TIMEOUT_S)
+        return {"domain": domain, "service": service, "entity_ids": entity_ids, "result": result}
+
+    def _checked_user_service_call(self, instance, domain, service, entity_ids, service_data):
+        denied = ApiError(
+            _("You may not call %(service)s on these entities.", service=f"{domain}.{service}"),
+            "access_denied",
+        )
+        if not entity_ids:
+            raise denied
+        if any(key in service_data for key in TARGET_KEYS):
+            raise ApiError(
+                _("Name the entities in “entity_id”, not in the service data."), "invalid_input"
+            )
+        entities = self._entities(instance, entity_ids)
+        if len(entities) != len(entity_ids):
+            raise denied
+        if entities._controllable_by(request.env.user) != entities:
+            raise denied
+        generic = (domain, service) in GENERIC_SERVICES
+        if not generic and any(entity.domain != domain for entity in entities):
+            raise denied
+        return {
+            "domain": domain,
+            "service": service,
+            "service_data": service_data,
+            "target": {"entity_id": entity_ids},
+        }
+
+    # History -------------------------------------------------------------------------------
+
+    @api_route("entity_history")
+    def entity_history(self, params):
+        instance = self._instance(params)
+        entity_ids = params.entity_ids("entity_ids", required=True, max_items=HISTORY_MAX_ENTITIES)
+        end = params.datetime("end") or fields.Datetime.now()
+        start = params.datetime("start") or end - HISTORY_DEFAULT_RANGE
+        max_points = params.integer("max_points", default=300, minimum=10, maximum=2000)
+        params.done()
+        if not start < end or end - start > HISTORY_MAX_RANGE:
+            raise ApiError(
+                _("The time range must be positive and at most a year."), "invalid_input"
+            )
+        entities = self._entities(instance, entity_ids)
+        if len(entities) != len(entity_ids):
+            raise ApiError(
+                _(
+                    "Unknown entity or no access: %(ids)s",
+                    ids=", ".join(sorted(set(entity_ids) - set(entities.mapped("entity_id"))))[
+                        :200
+                    ],
+                ),
+                "access_denied",
+            )
+        series = request.env["ha.entity.history"]._api_series(entities, start, end, max_points)
+        return {
+            "start": fields.Datetime.to_string(start),
+            "end": fields.Datetime.to_string(end),
+            "series": series,
+        }
+
+    # Helpers -------------------------------------------------------------------------------
+
+    def _instance(self, params):
+        return instance_resolver.resolve_instance(request.env, params.record_id("ha_instance_id"))
+
+    def _entities(self, instance, entity_ids):
+        """The entities among ``entity_ids`` the user may read (record rules), in order."""
+        found = request.env["ha.entity"].search(
+            [("instance_id", "=", instance.id), ("entity_id", "in", entity_ids)]
+        )
+        by_id = {entity.entity_id: entity for entity in found}
+        return request.env["ha.entity"].union(*(by_id[e] for e in entity_ids if e in by_id))

@@ -1,0 +1,715 @@
+"""The JSON API over real HTTP sessions, against the real Home Assistant of the test run.
+
+One committed instance ("Live") is connected by a connector supervisor of this process, so
+the routes reach Home Assistant through the in-process path while the HTTP server works in
+the test's transaction. Every other record (users, groups, instances that never connect)
+lives in that transaction and disappears with it.
+"""
+
+import json
+import time
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, Command, api, fields
+from odoo.modules.registry import Registry
+from odoo.tests import HttpCase, get_db_name, new_test_user, tagged
+
+from .. import connector
+from ..controllers import main
+from ..controllers.instance_resolver import INSTANCE_FALLBACK, INSTANCE_SWITCHED
+from ..hass.rest import HARestClient
+from .common import _running_ha_server
+
+API = "/odoo_ha_addon"
+CONNECT_TIMEOUT_S = 20.0
+LIGHT = "light.bed_light"
+OTHER_LIGHT = "light.ceiling_lights"
+SENSOR = "sensor.outside_temperature"
+
+
+def _committed(dbname, function):
+    with Registry(dbname).cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {"active_test": False})
+        result = function(env)
+        env.flush_all()
+        # Committed on purpose: the connector only sees committed instances.
+        cr.commit()
+        return result
+
+
+@tagged("post_install", "-at_install")
+class TestJsonApi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ha = _running_ha_server()
+        dbname = get_db_name()
+        values = {"name": "Live", "url": cls.ha.url, "token": cls.ha.token, "sequence": 10}
+        cls.live_id = _committed(dbname, lambda env: env["ha.instance"].create(values).id)
+        cls.addClassCleanup(
+            _committed,
+            dbname,
+            lambda env: env["ha.instance"].browse(cls.live_id).exists().unlink(),
+        )
+        connector.ensure_supervisor(dbname, [cls.live_id])
+        cls._wait_connected(dbname)
+        # The test transaction starts now and sees the committed mirror of Home Assistant.
+        super().setUpClass()
+        # Cleanups run last-in first-out: the connection closes, then Home Assistant stops,
+        # then Odoo's own check for child processes runs.
+        cls.addClassCleanup(cls.ha.stop)
+        cls.addClassCleanup(connector.stop_supervisor, dbname)
+        cls.rest = HARestClient(cls.ha.url, cls.ha.token)
+        cls.addClassCleanup(cls.rest.close)
+
+        env = cls.env
+        cls.live = env["ha.instance"].browse(cls.live_id)
+        cls.manager = new_test_user(
+            env, login="api_manager", groups="odoo_ha_addon.group_ha_manager"
+        )
+        cls.member = new_test_user(env, login="api_member", groups="odoo_ha_addon.group_ha_user")
+        cls.colleague = new_test_user(
+            env, login="api_colleague", groups="odoo_ha_addon.group_ha_user"
+        )
+        cls.outsider = new_test_user(
+            env, login="api_outsider", groups="odoo_ha_addon.group_ha_user"
+        )
+        cls.internal = new_test_user(env, login="api_internal", groups="base.group_user")
+        Entity = env["ha.entity"]
+        cls.light = Entity.search([("instance_id", "=", cls.live_id), ("entity_id", "=", LIGHT)])
+        cls.other_light = Entity.search(
+            [("instance_id", "=", cls.live_id), ("entity_id", "=", OTHER_LIGHT)]
+        )
+        cls.sensor = Entity.search([("instance_id", "=", cls.live_id), ("entity_id", "=", SENSOR)])
+        Group = env["ha.entity.group"]
+        Group.create(
+            {
+                "name": "Bedroom",
+                "instance_id": cls.live_id,
+                "access_level": "control",
+                "entity_ids": [Command.link(cls.light.id)],
+                "user_ids": [Command.link(cls.member.id), Command.link(cls.colleague.id)],
+            }
+        )
+        Group.create(
+            {
+                "name": "Watch only",
+                "instance_id": cls.live_id,
+                "access_level": "view",
+                "entity_ids": [Command.link(cls.other_light.id), Command.link(cls.sensor.id)],
+                "user_ids": [Command.link(cls.member.id)],
+            }
+        )
+        # Instances that never connect: "Attic" comes first by sequence and the member may
+        # use it; "Cabin" is outside the member's groups.
+        Instance = env["ha.instance"]
+        cls.attic = Instance.create(
+            {"name": "Attic", "url": "http://127.0.0.1:9", "token": "attic-token", "sequence": 1}
+        )
+        cls.cabin = Instance.create(
+            {"name": "Cabin", "url": "http://127.0.0.1:9", "token": "cabin-token", "sequence": 2}
+        )
+        attic_entity = Entity.create({"instance_id": cls.attic.id, "entity_id": "switch.fan"})
+        Group.create(
+            {
+                "name": "Attic",
+                "instance_id": cls.attic.id,
+                "entity_ids": [Command.link(attic_entity.id)],
+                "user_ids": [Command.link(cls.member.id)],
+            }
+        )
+        Entity.create({"instance_id": cls.cabin.id, "entity_id": "switch.pump"})
+
+    @classmethod
+    def _wait_connected(cls, dbname):
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        status = None
+        while time.monotonic() < deadline:
+            status = _committed(dbname, lambda env: env["ha.instance"].browse(cls.live_id).status)
+            if status == "connected":
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"instance never connected (last status {status!r})")
+
+    # Helpers ------------------------------------------------------------------------------
+
+    def call(self, route, **params):
+        """The envelope ``route`` answers for the authenticated session."""
+        response = self.url_open(
+            f"{API}/{route}",
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.status_code, 200, response.text[:500])
+        self.assertNotIn("Traceback", response.text)
+        self.assertNotIn(self.ha.token, response.text)
+        body = response.json()
+        self.assertNotIn("error", body, f"JSON-RPC error instead of an envelope: {body}")
+        envelope = body["result"]
+        self.assertEqual(set(envelope), {"success", "data", "error", "error_type"})
+        return envelope
+
+    def ok(self, route, **params):
+        envelope = self.call(route, **params)
+        self.assertTrue(envelope["success"], envelope)
+        return envelope["data"]
+
+    def refused(self, route, error_type, **params):
+        envelope = self.call(route, **params)
+        self.assertFalse(envelope["success"], envelope)
+        self.assertEqual(envelope["error_type"], error_type, envelope)
+        self.assertTrue(envelope["error"])
+        self.assertIsNone(envelope["data"])
+        return envelope["error"]
+
+    def login(self, user):
+        self.authenticate(user.login, user.login)
+
+    def bus_payloads(self, user, notification_type, after_id):
+        channel = json.dumps([self.env.cr.dbname, "res.partner", user.partner_id.id])
+        self.env.cr.execute(
+            "SELECT message FROM bus_bus WHERE id > %s AND channel = %s ORDER BY id",
+            (after_id, channel.replace(" ", "")),
+        )
+        messages = [json.loads(message) for (message,) in self.env.cr.fetchall()]
+        return [m["payload"] for m in messages if m["type"] == notification_type]
+
+    def last_bus_id(self):
+        self.env.cr.execute("SELECT COALESCE(max(id), 0) FROM bus_bus")
+        return self.env.cr.fetchone()[0]
+
+    def wait_ha_state(self, entity_id, state):
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while (current := self.rest.get_state(entity_id)["state"]) != state:
+            if time.monotonic() > deadline:
+                self.fail(f"{entity_id} stayed {current!r} in Home Assistant, expected {state!r}")
+            time.sleep(0.05)
+
+    # Instances ----------------------------------------------------------------------------
+
+    def test_instances_lists_what_the_user_may_use_with_its_status(self):
+        self.login(self.member)
+        data = self.ok("instances")
+        listed = {item["name"]: item for item in data["instances"]}
+        self.assertEqual(list(listed), ["Attic", "Live"])
+        self.assertEqual(listed["Live"]["status"], "connected")
+        self.assertEqual(listed["Live"]["ha_version"], "2024.3.3")
+        self.assertGreater(listed["Live"]["entity_count"], 50)
+        self.assertEqual(data["current_instance_id"], self.attic.id)
+        self.assertTrue(listed["Attic"]["current"])
+        self.assertNotIn("token", listed["Live"])
+
+        self.login(self.manager)
+        names = [item["name"] for item in self.ok("instances")["instances"]]
+        self.assertEqual(names, ["Attic", "Cabin", "Live"])
+
+    def test_fallback_chain_step_by_step(self):
+        # (3) No session instance, no preference: the first usable instance by sequence.
+        self.login(self.member)
+        self.assertEqual(self.ok("websocket_status")["id"], self.attic.id)
+
+        # (2) The user's preference wins over the order.
+        self.member.current_ha_instance_id = self.live
+        self.login(self.member)
+        status = self.ok("websocket_status")
+        self.assertEqual((status["id"], status["connected"]), (self.live_id, True))
+
+        # (1) The session's instance wins over the preference, and switching records both.
+        bus_before = self.last_bus_id()
+        self.assertEqual(
+            self.ok("switch_instance", ha_instance_id=self.attic.id)["id"], self.attic.id
+        )
+        self.assertEqual(self.member.current_ha_instance_id, self.attic)
+        self.member.current_ha_instance_id = self.live
+        self.assertEqual(self.ok("websocket_status")["id"], self.attic.id)
+        self.assertEqual(
+            self.bus_payloads(self.member, INSTANCE_SWITCHED, bus_before),
+            [{"instance_id": self.attic.id, "name": "Attic"}],
+        )
+
+        # The session's instance is archived: the preference takes over, the tabs are told.
+        self.attic.active = False
+        bus_before = self.last_bus_id()
+        self.assertEqual(self.ok("websocket_status")["id"], self.live_id)
+        self.assertEqual(
+            self.bus_payloads(self.member, INSTANCE_FALLBACK, bus_before),
+            [{"previous_instance_id": self.attic.id, "instance_id": self.live_id}],
+        )
+        # The session now holds the fallback: no second notification.
+        bus_before = self.last_bus_id()
+        self.ok("areas")
+        self.assertEqual(self.bus_payloads(self.member, INSTANCE_FALLBACK, bus_before), [])
+
+        # An explicit id must be usable: archived, unconfigured, unknown, not the user's.
+        self.assertIn(
+            "Attic",
+            self.refused("websocket_status", "instance_inactive", ha_instance_id=self.attic.id),
+        )
+        self.refused("websocket_status", "access_denied", ha_instance_id=self.cabin.id)
+        self.refused("websocket_status", "instance_not_found", ha_instance_id=2_000_000_000)
+        self.attic.write({"active": True, "token": False})
+        self.refused("websocket_status", "instance_not_configured", ha_instance_id=self.attic.id)
+
+        # Out of every group: nothing is left to fall back to.
+        self.env["ha.entity.group"].search([]).write({"user_ids": [Command.unlink(self.member.id)]})
+        self.refused("websocket_status", "instance_not_found")
+        self.assertEqual(self.ok("instances")["instances"], [])
+
+    def test_switching_reaches_only_that_users_tabs(self):
+        self.login(self.member)
+        bus_before = self.last_bus_id()
+        self.ok("switch_instance", ha_instance_id=self.live_id)
+        self.assertEqual(len(self.bus_payloads(self.member, INSTANCE_SWITCHED, bus_before)), 1)
+        self.assertEqual(self.bus_payloads(self.colleague, INSTANCE_SWITCHED, bus_before), [])
+        self.env.cr.execute(
+            "SELECT count(*) FROM bus_bus WHERE id > %s AND channel LIKE %s",
+            (bus_before, f'%"res.partner",{self.colleague.partner_id.id}]'),
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        # The colleague's own choice is untouched.
+        self.login(self.colleague)
+        self.assertFalse(self.colleague.current_ha_instance_id)
+        self.assertEqual(self.ok("websocket_status")["id"], self.live_id)
+
+    def test_switching_to_an_instance_outside_the_users_groups_is_refused(self):
+        self.login(self.member)
+        self.refused("switch_instance", "access_denied", ha_instance_id=self.cabin.id)
+        self.assertFalse(self.member.current_ha_instance_id)
+        self.refused("switch_instance", "invalid_input")
+
+    def test_restart_is_for_managers(self):
+        self.login(self.member)
+        self.refused("websocket_restart", "access_denied", ha_instance_id=self.live_id)
+        self.login(self.manager)
+        data = self.ok("websocket_restart", ha_instance_id=self.live_id)
+        self.assertEqual(data, {"instance_id": self.live_id, "restarting": True})
+
+    def test_users_without_home_assistant_rights_get_access_denied(self):
+        self.login(self.internal)
+        self.refused("instances", "access_denied")
+        self.refused("websocket_status", "access_denied", ha_instance_id=self.live_id)
+        self.refused(
+            "entity_states", "access_denied", ha_instance_id=self.live_id, entity_ids=[LIGHT]
+        )
+
+    def test_anonymous_requests_are_refused_by_the_session_check(self):
+        response = self.url_open(
+            f"{API}/instances",
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": {}}),
+            headers={"Content-Type": "application/json"},
+        )
+        body = response.json()
+        self.assertNotIn("result", body)
+        self.assertEqual(body["error"]["data"]["name"], "odoo.http.SessionExpiredException")
+
+    # Server information -------------------------------------------------------------------
+
+    def test_urls_come_from_the_instance_and_home_assistant(self):
+        self.login(self.member)
+        data = self.ok("ha_urls", ha_instance_id=self.live_id)
+        config = self.rest.get_config()
+        self.assertEqual(
+            data,
+            {
+                "url": self.ha.url,
+                "internal_url": config.get("internal_url"),
+                "external_url": config.get("external_url"),
+            },
+        )
+
+    def test_server_information_comes_from_the_core_integrations(self):
+        # No Supervisor here (a core install): the hardware and network integrations answer.
+        self.login(self.member)
+        hardware = self.ok("hardware_info", ha_instance_id=self.live_id)
+        self.assertEqual(hardware["source"], "core")
+        self.assertIn("hardware", hardware["info"])
+        network = self.ok("network_info", ha_instance_id=self.live_id)
+        self.assertEqual(network["source"], "core")
+        adapters = [adapter["name"] for adapter in network["info"]["adapters"]]
+        self.assertIn("lo", adapters)
+
+    def test_server_information_home_assistant_cannot_give_is_not_supported(self):
+        # An installation without the Supervisor nor the core integration: Home Assistant
+        # answers unknown_command to both, which the route reports as not_supported.
+        self.login(self.member)
+        missing = {"hardware_info": ("/hardware/info", "hardware/not_installed")}
+        with patch.dict(main.SERVER_INFO_SOURCES, missing):
+            message = self.refused("hardware_info", "not_supported", ha_instance_id=self.live_id)
+        self.assertIn("Supervisor", message)
+
+    def test_server_information_of_an_unreachable_instance_says_not_connected(self):
+        self.login(self.member)
+        self.refused("hardware_info", "not_connected", ha_instance_id=self.attic.id)
+
+    # Areas and entities -------------------------------------------------------------------
+
+    def test_areas_and_entities_by_area_show_only_what_the_user_may_see(self):
+        self.login(self.member)
+        data = self.ok("areas", ha_instance_id=self.live_id)
+        areas = self.env["ha.area"].search([("instance_id", "=", self.live_id)])
+        self.assertEqual(
+            sorted(a["area_id"] for a in data["areas"]), sorted(areas.mapped("area_id"))
+        )
+        visible = self.light | self.other_light | self.sensor
+        counted = sum(a["entity_count"] for a in data["areas"]) + data["unassigned_count"]
+        self.assertEqual(counted, len(visible))
+
+        seen = []
+        for area_id in [a["id"] for a in data["areas"]] + [None]:
+            listed = self.ok("entities_by_area", ha_instance_id=self.live_id, area_id=area_id)
+            self.assertEqual(listed["area_id"], area_id)
+            seen += listed["entities"]
+        self.assertEqual(sorted(e["entity_id"] for e in seen), sorted(visible.mapped("entity_id")))
+        by_id = {e["entity_id"]: e for e in seen}
+        self.assertTrue(by_id[LIGHT]["can_control"])
+        self.assertFalse(by_id[OTHER_LIGHT]["can_control"])
+        self.assertEqual(by_id[SENSOR]["state"], self.sensor.state)
+        self.assertEqual(by_id[SENSOR]["unit_of_measurement"], "°C")
+
+    def test_entity_states_answer_for_readable_entities_only(self):
+        self.login(self.member)
+        hidden = "switch.decorative_lights"
+        data = self.ok(
+            "entity_states",
+            ha_instance_id=self.live_id,
+            entity_ids=[LIGHT, SENSOR, hidden, "light.does_not_exist"],
+        )
+        self.assertEqual([e["entity_id"] for e in data["entities"]], [LIGHT, SENSOR])
+        self.assertEqual(data["unknown"], [hidden, "light.does_not_exist"])
+        ha_light = self.rest.get_state(LIGHT)
+        light = data["entities"][0]
+        self.assertEqual(light["attributes"], self.light.attributes)
+        self.assertEqual(light["name"], ha_light["attributes"]["friendly_name"])
+
+    def test_read_routes_read_the_mirror_without_asking_home_assistant(self):
+        self.login(self.member)
+        # Stop the connection: a read route that asked Home Assistant would now fail.
+        connector.stop_supervisor(self.env.cr.dbname)
+        self.addCleanup(connector.ensure_supervisor, self.env.cr.dbname, [self.live_id])
+        data = self.ok("entity_states", ha_instance_id=self.live_id, entity_ids=[SENSOR])
+        self.assertEqual(data["entities"][0]["state"], self.sensor.state)
+        self.ok("areas", ha_instance_id=self.live_id)
+        self.ok("entities_by_area", ha_instance_id=self.live_id)
+        message = self.refused(
+            "call_service",
+            "not_connected",
+            ha_instance_id=self.live_id,
+            domain="light",
+            service="toggle",
+            entity_id=LIGHT,
+        )
+        self.assertTrue(message)
+
+    # Service calls ------------------------------------------------------------------------
+
+    def test_member_controls_the_entities_of_their_control_group(self):
+        self.login(self.member)
+        self.ok(
+            "call_service",
+            domain="light",
+            service="turn_off",
+            entity_id=LIGHT,
+            ha_instance_id=self.live_id,
+        )
+        self.wait_ha_state(LIGHT, "off")
+        self.ok(
+            "call_service",
+            ha_instance_id=self.live_id,
+            domain="light",
+            service="turn_on",
+            entity_id=[LIGHT],
+            service_data={"brightness": 120},
+        )
+        self.wait_ha_state(LIGHT, "on")
+        self.assertEqual(self.rest.get_state(LIGHT)["attributes"]["brightness"], 120)
+        self.ok(
+            "call_service",
+            ha_instance_id=self.live_id,
+            domain="homeassistant",
+            service="toggle",
+            entity_id=LIGHT,
+        )
+        self.wait_ha_state(LIGHT, "off")
+
+    def test_member_cannot_go_beyond_their_entities_and_domains(self):
+        self.login(self.member)
+        before = self.rest.get_state(OTHER_LIGHT)["state"]
+        refusals = [
+            # A view-only entity.
+            {"domain": "light", "service": "toggle", "entity_id": OTHER_LIGHT},
+            # A service of another domain on a controllable entity.
+            {"domain": "switch", "service": "turn_off", "entity_id": LIGHT},
+            {"domain": "homeassistant", "service": "stop"},
+            {"domain": "homeassistant", "service": "stop", "entity_id": LIGHT},
+            {"domain": "homeassistant", "service": "restart", "entity_id": LIGHT},
+            # Entities outside the user's groups, or unknown.
+            {"domain": "switch", "service": "toggle", "entity_id": "switch.decorative_lights"},
+            {"domain": "light", "service": "toggle", "entity_id": [LIGHT, "light.nope"]},
+            # No entity at all: the call would reach every light.
+            {"domain": "light", "service": "turn_off"},
+        ]
+        for params in refusals:
+            with self.subTest(**params):
+                self.refused("call_service", "access_denied", ha_instance_id=self.live_id, **params)
+        message = self.refused(
+            "call_service",
+            "invalid_input",
+            ha_instance_id=self.live_id,
+            domain="light",
+            service="turn_off",
+            entity_id=LIGHT,
+            service_data={"entity_id": OTHER_LIGHT},
+        )
+        self.assertIn("entity_id", message)
+        self.assertEqual(self.rest.get_state(OTHER_LIGHT)["state"], before)
+        # Nothing reaches an instance outside the member's groups, even by id.
+        self.refused(
+            "call_service",
+            "access_denied",
+            ha_instance_id=self.cabin.id,
+            domain="switch",
+            service="toggle",
+            entity_id="switch.pump",
+        )
+
+    def test_home_assistant_errors_come_back_as_command_failed(self):
+        self.login(self.member)
+        message = self.refused(
+            "call_service",
+            "command_failed",
+            ha_instance_id=self.live_id,
+            domain="light",
+            service="no_such_service",
+            entity_id=LIGHT,
+        )
+        self.assertIn("no_such_service", message)
+        self.login(self.manager)
+        self.refused(
+            "call_service",
+            "command_failed",
+            ha_instance_id=self.live_id,
+            domain="light",
+            service="turn_on",
+            entity_id=LIGHT,
+            service_data={"brightness": "very bright"},
+        )
+
+    def test_managers_may_call_any_service_of_the_instance(self):
+        self.login(self.manager)
+        self.rest.call_service("light", "turn_on", {"entity_id": OTHER_LIGHT})
+        self.wait_ha_state(OTHER_LIGHT, "on")
+        data = self.ok(
+            "call_service",
+            ha_instance_id=self.live_id,
+            domain="light",
+            service="turn_off",
+            entity_id=OTHER_LIGHT,
+        )
+        self.assertEqual(
+            (data["domain"], data["service"], data["entity_ids"]),
+            ("light", "turn_off", [OTHER_LIGHT]),
+        )
+        self.wait_ha_state(OTHER_LIGHT, "off")
+
+    # History ------------------------------------------------------------------------------
+
+    def test_history_is_downsampled_per_entity(self):
+        History = self.env["ha.entity.history"]
+        # Two days ago: clear of the states the connector records now.
+        end = fields.Datetime.now().replace(microsecond=0) - timedelta(days=2)
+        start = end - timedelta(hours=1)
+        # 360 readings, one every 10 s: 20.0, 20.1, ... and the light switching every 10 min.
+        for i in range(360):
+            History.create(
+                {
+                    "entity_id": self.sensor.id,
+                    "state": str(20 + (i % 10) / 10),
+                    "last_updated": start + timedelta(seconds=10 * i),
+                }
+            )
+        for i in range(6):
+            History.create(
+                {
+                    "entity_id": self.light.id,
+                    "state": "on" if i % 2 == 0 else "off",
+                    "last_updated": start + timedelta(minutes=10 * i, seconds=5),
+                }
+            )
+        self.login(self.member)
+        data = self.ok(
+            "entity_history",
+            ha_instance_id=self.live_id,
+            entity_ids=[SENSOR, LIGHT],
+            start=fields.Datetime.to_string(start),
+            end=(end).isoformat() + "+00:00",
+            max_points=12,
+        )
+        sensor, light = data["series"]
+        self.assertEqual(
+            (sensor["entity_id"], sensor["kind"], sensor["unit"]), (SENSOR, "numeric", "°C")
+        )
+        self.assertEqual(len(sensor["points"]), 12)
+        self.assertEqual(sensor["bucket_seconds"], 300)
+        self.assertEqual(sum(p["count"] for p in sensor["points"]), 360)
+        for point in sensor["points"]:
+            self.assertAlmostEqual(point["min"], 20.0)
+            self.assertAlmostEqual(point["max"], 20.9)
+            self.assertAlmostEqual(point["avg"], 20.45)
+        self.assertEqual(sensor["points"][0]["t"], start.isoformat() + "Z")
+        self.assertEqual(light["kind"], "timeline")
+        self.assertEqual([s["state"] for s in light["segments"]], ["on", "off"] * 3)
+        self.assertEqual(
+            light["segments"][1]["start"],
+            (start + timedelta(minutes=10, seconds=5)).isoformat() + "Z",
+        )
+        self.assertEqual(light["segments"][0]["end"], light["segments"][1]["start"])
+
+    def test_history_of_entities_the_user_may_not_read_is_refused(self):
+        self.login(self.member)
+        self.refused(
+            "entity_history",
+            "access_denied",
+            ha_instance_id=self.live_id,
+            entity_ids=[SENSOR, "switch.decorative_lights"],
+        )
+        self.refused(
+            "entity_history",
+            "access_denied",
+            ha_instance_id=self.cabin.id,
+            entity_ids=["switch.pump"],
+        )
+
+    # Bad input ----------------------------------------------------------------------------
+
+    def test_malformed_input_gets_a_structured_error(self):
+        self.login(self.member)
+        live = self.live_id
+        megabyte = "x" * (1024 * 1024)
+        cases = [
+            ("websocket_status", {"ha_instance_id": "1"}),
+            ("websocket_status", {"ha_instance_id": -4}),
+            ("websocket_status", {"ha_instance_id": True}),
+            ("websocket_status", {"ha_instance_id": 2**40}),
+            ("websocket_status", {"ha_instance_id": [live]}),
+            ("websocket_status", {"ha_instance_id": 1.5}),
+            ("websocket_status", {"instance": live}),
+            ("switch_instance", {"ha_instance_id": {"id": live}}),
+            ("entities_by_area", {"ha_instance_id": live, "area_id": "kitchen"}),
+            ("entity_states", {"ha_instance_id": live}),
+            ("entity_states", {"ha_instance_id": live, "entity_ids": "not an entity"}),
+            ("entity_states", {"ha_instance_id": live, "entity_ids": [1, 2]}),
+            ("entity_states", {"ha_instance_id": live, "entity_ids": {"light": "bed_light"}}),
+            ("entity_states", {"ha_instance_id": live, "entity_ids": [LIGHT] * 501}),
+            ("entity_states", {"ha_instance_id": live, "entity_ids": [megabyte]}),
+            (
+                "entity_states",
+                {"ha_instance_id": live, "entity_ids": ["light.x'; DROP TABLE ha_entity;--"]},
+            ),
+            (
+                "call_service",
+                {
+                    "ha_instance_id": live,
+                    "domain": "light",
+                    "service": "turn_on",
+                    "entity_id": LIGHT,
+                    "service_data": {"x": megabyte},
+                },
+            ),
+            (
+                "call_service",
+                {
+                    "ha_instance_id": live,
+                    "domain": "light",
+                    "service": "turn_on",
+                    "entity_id": LIGHT,
+                    "service_data": [1],
+                },
+            ),
+            (
+                "call_service",
+                {
+                    "ha_instance_id": live,
+                    "domain": "Light",
+                    "service": "turn_on",
+                    "entity_id": LIGHT,
+                },
+            ),
+            (
+                "call_service",
+                {
+                    "ha_instance_id": live,
+                    "domain": "light",
+                    "service": "turn_on; --",
+                    "entity_id": LIGHT,
+                },
+            ),
+            (
+                "call_service",
+                {
+                    "ha_instance_id": live,
+                    "domain": "light",
+                    "service": megabyte,
+                    "entity_id": LIGHT,
+                },
+            ),
+            (
+                "call_service",
+                {"ha_instance_id": live, "domain": 7, "service": "turn_on", "entity_id": LIGHT},
+            ),
+            ("call_service", {"ha_instance_id": live, "service": "turn_on", "entity_id": LIGHT}),
+            (
+                "entity_history",
+                {"ha_instance_id": live, "entity_ids": [SENSOR], "start": "yesterday"},
+            ),
+            (
+                "entity_history",
+                {"ha_instance_id": live, "entity_ids": [SENSOR], "start": 1700000000},
+            ),
+            ("entity_history", {"ha_instance_id": live, "entity_ids": [SENSOR], "max_points": 5}),
+            (
+                "entity_history",
+                {"ha_instance_id": live, "entity_ids": [SENSOR], "max_points": "100"},
+            ),
+            ("entity_history", {"ha_instance_id": live, "entity_ids": [SENSOR] * 21}),
+            (
+                "entity_history",
+                {
+                    "ha_instance_id": live,
+                    "entity_ids": [SENSOR],
+                    "start": "2024-03-02T00:00:00",
+                    "end": "2024-03-01T00:00:00",
+                },
+            ),
+            (
+                "entity_history",
+                {
+                    "ha_instance_id": live,
+                    "entity_ids": [SENSOR],
+                    "start": "2020-01-01T00:00:00",
+                    "end": "2024-01-01T00:00:00",
+                },
+            ),
+        ]
+        for route, params in cases:
+            with self.subTest(route=route, params=str(params)[:120]):
+                message = self.refused(route, "invalid_input", **params)
+                self.assertLess(len(message), 500)
+        # The SQL-ish id was only ever a parameter.
+        self.assertTrue(self.env["ha.entity"].search_count([]))
+
+    def test_token_is_in_no_response(self):
+        # ``call`` checks every response body for the token; walk every route as a manager.
+        self.login(self.manager)
+        live = {"ha_instance_id": self.live_id}
+        for route, params in [
+            ("instances", {}),
+            ("switch_instance", live),
+            ("websocket_status", live),
+            ("ha_urls", live),
+            ("areas", live),
+            ("entities_by_area", live),
+            ("entity_states", {**live, "entity_ids": [LIGHT, SENSOR]}),
+            ("entity_history", {**live, "entity_ids": [SENSOR]}),
+        ]:
+            with self.subTest(route=route):
+                self.assertNotIn("attic-token", json.dumps(self.ok(route, **params)))
