@@ -229,6 +229,27 @@ class HaApiController(http.Controller):
         ]
         return {"areas": data, "unassigned_count": counts.get(env["ha.area"], 0)}
 
+    @api_route("entities")
+    def entities(self, params):
+        """Every entity of the instance the user may read, with the instance's areas: what a
+        dashboard needs to render in one call."""
+        instance = self._instance(params)
+        params.done()
+        env = request.env
+        areas = env["ha.area"].search([("instance_id", "=", instance.id)])
+        entities = env["ha.entity"].search(
+            [("instance_id", "=", instance.id)], order="name, entity_id"
+        )
+        return {
+            "instance": _instance_data(instance, instance.id),
+            "areas": [
+                {"id": a.id, "area_id": a.area_id, "name": a.name, "icon": a.icon or None}
+                for a in areas
+            ],
+            "entities": entities._api_data(env.user),
+            "can_manage": _is_manager(env),
+        }
+
     @api_route("entities_by_area")
     def entities_by_area(self, params):
         instance = self._instance(params)

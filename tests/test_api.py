@@ -366,6 +366,23 @@ class TestJsonApi(HttpCase):
         self.assertEqual(by_id[SENSOR]["state"], self.sensor.state)
         self.assertEqual(by_id[SENSOR]["unit_of_measurement"], "°C")
 
+    def test_entities_gives_the_dashboard_everything_in_one_call(self):
+        self.login(self.member)
+        data = self.ok("entities")
+        self.assertEqual(data["instance"]["id"], self.attic.id)
+        data = self.ok("entities", ha_instance_id=self.live_id)
+        self.assertEqual(data["instance"]["status"], "connected")
+        self.assertFalse(data["can_manage"])
+        self.assertEqual(
+            sorted(e["entity_id"] for e in data["entities"]), sorted([LIGHT, OTHER_LIGHT, SENSOR])
+        )
+        areas = self.env["ha.area"].search([("instance_id", "=", self.live_id)])
+        self.assertEqual(sorted(a["id"] for a in data["areas"]), sorted(areas.ids))
+        self.login(self.manager)
+        data = self.ok("entities", ha_instance_id=self.live_id)
+        self.assertTrue(data["can_manage"])
+        self.assertEqual(len(data["entities"]), self.live.entity_count)
+
     def test_entity_states_answer_for_readable_entities_only(self):
         self.login(self.member)
         hidden = "switch.decorative_lights"
@@ -707,6 +724,7 @@ class TestJsonApi(HttpCase):
             ("websocket_status", live),
             ("ha_urls", live),
             ("areas", live),
+            ("entities", live),
             ("entities_by_area", live),
             ("entity_states", {**live, "entity_ids": [LIGHT, SENSOR]}),
             ("entity_history", {**live, "entity_ids": [SENSOR]}),
