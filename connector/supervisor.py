@@ -135,18 +135,22 @@ class ConnectorSupervisor(threading.Thread):
             if now >= next_election:
                 self._elect(connection)
                 next_election = now + ELECTION_INTERVAL_S
-            readable, _w, _x = select.select(
-                [connection, self._wake_read], [], [], max(0.0, next_election - now)
-            )
-            if self._wake_read in readable:
-                os.read(self._wake_read, 4096)
-                next_election = 0.0
-            if connection in readable:
-                connection.poll()
-                notifications, connection.notifies[:] = list(connection.notifies), []
-                for notification in notifications:
-                    if self._dispatch(notification):
-                        next_election = 0.0
+            # psycopg2 reads the notifications that arrive while the election's queries run
+            # into ``connection.notifies``: they are off the socket, so select would not wake
+            # for them, and a request would wait for the next notification or its timeout.
+            if not connection.notifies:
+                readable, _w, _x = select.select(
+                    [connection, self._wake_read], [], [], max(0.0, next_election - now)
+                )
+                if self._wake_read in readable:
+                    os.read(self._wake_read, 4096)
+                    next_election = 0.0
+                if connection in readable:
+                    connection.poll()
+            notifications, connection.notifies[:] = list(connection.notifies), []
+            for notification in notifications:
+                if self._dispatch(notification):
+                    next_election = 0.0
 
     def _dispatch(self, notification):
         """Handle one NOTIFY; return True when an election round should run now."""
