@@ -8,9 +8,12 @@ loop only through ``call_soon_threadsafe``/``run_coroutine_threadsafe``.
 On every (re)connect: read the area, device and entity registries, write them, subscribe to
 their update events, then take the ``subscribe_entities`` snapshot, which the writer
 reconciles against Odoo (entities missing from it are marked unavailable and archived).
+Once connected, and whenever entities start recording, the history backfill fetches their
+recent past from Home Assistant (``history_backfill.py``).
 """
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
@@ -20,6 +23,7 @@ from ..hass import errors
 from ..hass.client import HAClient
 from . import registry_sync, request_queue
 from .database import ConnectorDatabase, open_raw_connection
+from .history_backfill import HistoryBackfill
 from .state_writer import EntityStateWriter
 
 _logger = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ class InstanceConnector(threading.Thread):
         self.loop = None
         self.client = None
         self.writer = None
+        self.backfill = None
         self._ready = threading.Event()
         self._bookkeeping = ThreadPoolExecutor(
             BOOKKEEPING_THREADS, thread_name_prefix=f"ha-bookkeeping-{instance_id}"
@@ -77,6 +82,13 @@ class InstanceConnector(threading.Thread):
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self._spawn, self._handle_request(request_id))
 
+    def request_backfill(self):
+        """Fetch the recent past of entities that started recording (see history_backfill)."""
+        if self.loop is not None and self.backfill is not None:
+            # The loop may have closed since the caller saw the thread alive: nothing to do then.
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self.backfill.request)
+
     def wait_ready(self, timeout_s):
         return self._ready.wait(timeout_s)
 
@@ -96,13 +108,22 @@ class InstanceConnector(threading.Thread):
     async def _main(self):
         self.loop = asyncio.get_running_loop()
         self._status_lock = asyncio.Lock()
-        self.writer = EntityStateWriter(self.db, self.instance_id)
+        self.writer = EntityStateWriter(
+            self.db, self.instance_id, on_new_recording=self._on_new_recording
+        )
         self.client = HAClient(
             self.url,
             self._token,
             on_connect=self._on_connect,
             on_states=self._on_states,
             on_status=self._on_status,
+        )
+        self.backfill = HistoryBackfill(
+            self.instance_id,
+            self.client,
+            self.db,
+            self._bookkeep,
+            self.writer.wait_snapshot_committed,
         )
         writer_task = asyncio.create_task(self.writer.run())
         self._ready.set()
@@ -111,6 +132,7 @@ class InstanceConnector(threading.Thread):
         finally:
             self.final_status = self.client.status
             writer_task.cancel()
+            self.backfill.cancel()
             try:
                 await self.writer.flush()
             except Exception:
@@ -153,6 +175,12 @@ class InstanceConnector(threading.Thread):
 
     def _on_status(self, status, error=None):
         self._spawn(self._record_status(status, error))
+        if status == "connected":
+            # Resumes backfills cut short by a lost connection or requested while there was none.
+            self.backfill.request()
+
+    def _on_new_recording(self):
+        self.backfill.request()
 
     async def _record_status(self, status, error):
         # Tasks take the (FIFO) lock in the order the client reported, so statuses are

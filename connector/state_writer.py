@@ -10,6 +10,10 @@ loop never waits on PostgreSQL: Home Assistant drops clients that fall behind.
 
 A flush that fails is merged back into what is waiting and retried with backoff (serialization
 failures at once), so a PostgreSQL outage delays changes and loses none.
+
+An entity seen for the first time records history when its domain is in its instance's
+``history_domains``; such an entity is also marked for a history backfill, and
+``on_new_recording`` (if given) is called on the event loop after the flush that inserted it.
 """
 
 import asyncio
@@ -20,8 +24,8 @@ from datetime import UTC, datetime
 from psycopg2.extras import Json, execute_values
 
 from ..hass.backoff import Backoff
-from ..models.ha_entity import HISTORY_BY_DEFAULT_DOMAINS
-from ..models.ha_entity_history import state_to_number
+from ..models.ha_entity import split_domains
+from .history_rows import history_row, insert_history_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -45,9 +49,10 @@ def parse_ha_time(value):
 
 
 class EntityStateWriter:
-    def __init__(self, db, instance_id):
+    def __init__(self, db, instance_id, on_new_recording=None):
         self.db = db
         self.instance_id = instance_id
+        self._on_new_recording = on_new_recording
         self._latest = {}
         self._points = []
         self._snapshot_ids = None
@@ -92,10 +97,12 @@ class EntityStateWriter:
             if batch is None:
                 continue
             try:
-                await loop.run_in_executor(self._executor, self._write, *batch)
+                new_recording = await loop.run_in_executor(self._executor, self._write, *batch)
                 backoff.reset()
                 if batch[2] is not None and self._snapshot_ids is None:
                     self._snapshot_committed.set()
+                if new_recording and self._on_new_recording is not None:
+                    self._on_new_recording()
             except Exception as error:  # noqa: BLE001 - every failure is retried, none dropped
                 self._merge_back(*batch)
                 delay = backoff.next_delay()
@@ -138,13 +145,17 @@ class EntityStateWriter:
     # Writer-thread side -----------------------------------------------------------------
 
     def _write(self, latest, points, snapshot_ids, links):
-        self.db.run_transaction(self._write_batch, latest, points, snapshot_ids, links)
+        """Returns whether the batch inserted entities that record history."""
+        new_recording = self.db.run_transaction(
+            self._write_batch, latest, points, snapshot_ids, links
+        )
         self.flush_count += 1
+        return new_recording
 
     def _write_batch(self, cr, latest, points, snapshot_ids, links):
         present = {eid: state for eid, state in latest.items() if state is not None}
         removed = [eid for eid, state in latest.items() if state is None]
-        written = self._upsert_entities(cr, present, links)
+        written, new_recording = self._upsert_entities(cr, present, links)
         gone = self._archive_entities(cr, removed, snapshot_ids)
         self._append_history(cr, points, written)
         env = self.db.environment(cr)
@@ -171,15 +182,23 @@ class EntityStateWriter:
             }
             changes.update(dict.fromkeys(gone))
             env["ha.realtime.update"]._notify_entity_changes(instance, changes)
+        return new_recording
 
     def _upsert_entities(self, cr, present, links):
-        """Insert or update the HA-owned columns; return entity_id -> (id, record_history)."""
+        """Insert or update the HA-owned columns.
+
+        Returns (entity_id -> (id, record_history), whether an inserted entity records).
+        """
         if not present:
-            return {}
+            return {}, False
+        cr.execute("SELECT history_domains FROM ha_instance WHERE id = %s", (self.instance_id,))
+        row = cr.fetchone()
+        recorded_domains = split_domains(row[0] if row else None)
         rows = []
         for entity_id, state in present.items():
             attributes = state.get("attributes") or {}
             domain = entity_id.split(".", 1)[0]
+            records = domain in recorded_domains
             area_id, device_id = (links or {}).get(entity_id, (None, None))
             rows.append(
                 (
@@ -194,7 +213,8 @@ class EntityStateWriter:
                     attributes.get("unit_of_measurement"),
                     area_id,
                     device_id,
-                    domain in HISTORY_BY_DEFAULT_DOMAINS,
+                    records,  # record_history
+                    records,  # history_backfill_pending
                 )
             )
         links_clause = (
@@ -206,6 +226,7 @@ class EntityStateWriter:
             INSERT INTO ha_entity AS e
                 (instance_id, entity_id, domain, name, state, attributes, last_changed,
                  last_updated, unit_of_measurement, area_id, device_id, record_history,
+                 history_backfill_pending,
                  ha_removed, active, create_uid, write_uid, create_date, write_date)
             VALUES %s
             ON CONFLICT (instance_id, entity_id) DO UPDATE SET
@@ -214,17 +235,20 @@ class EntityStateWriter:
                 unit_of_measurement = EXCLUDED.unit_of_measurement,
                 active = e.active OR e.ha_removed, ha_removed = FALSE,
                 write_date = EXCLUDED.write_date{links_clause}
-            RETURNING id, entity_id, record_history
+            RETURNING id, entity_id, record_history, (xmax = 0) AS inserted
             """,
             rows,
+            # A new entity that records history is marked for a backfill of its recent past.
             template=(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, FALSE, TRUE, 1, 1,"
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, FALSE, TRUE, 1, 1,"
                 " now() at time zone 'UTC', now() at time zone 'UTC')"
             ),
             page_size=len(rows),
             fetch=True,
         )
-        return {entity_id: (record_id, record) for record_id, entity_id, record in result}
+        # xmax = 0: the row was inserted by this statement, not updated on conflict.
+        written = {entity_id: (record_id, record) for record_id, entity_id, record, _i in result}
+        return written, any(record and inserted for _id, _eid, record, inserted in result)
 
     def _archive_entities(self, cr, removed, snapshot_ids):
         """Entities gone from Home Assistant stay in Odoo, unavailable and archived (their
@@ -262,33 +286,14 @@ class EntityStateWriter:
             if not records_history:
                 continue
             attributes = state.get("attributes") or {}
-            number = state_to_number(state.get("state"))
             rows.append(
-                (
+                history_row(
                     record_id,
                     self.instance_id,
                     state.get("state"),
-                    number or 0.0,
-                    number is not None,
                     attributes.get("unit_of_measurement"),
                     parse_ha_time(state.get("last_changed")),
                     parse_ha_time(state.get("last_updated") or state.get("last_changed")),
                 )
             )
-        if rows:
-            execute_values(
-                cr._obj,
-                """
-                INSERT INTO ha_entity_history
-                    (entity_id, instance_id, state, num_value, is_numeric, unit, last_changed,
-                     last_updated, create_uid, write_uid, create_date, write_date)
-                VALUES %s
-                ON CONFLICT (entity_id, last_updated) DO NOTHING
-                """,
-                rows,
-                template=(
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, 1, 1,"
-                    " now() at time zone 'UTC', now() at time zone 'UTC')"
-                ),
-                page_size=1000,
-            )
+        insert_history_rows(cr, rows)

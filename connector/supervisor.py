@@ -16,8 +16,9 @@ How
       as long as that session, so when the process dies another candidate takes over on its
       next election round;
     * LISTENs on the control channel (an instance was created, changed, archived, deleted or
-      asked to restart: act at once, in whichever process hosts it) and on the request channel
-      (``ha.ws.request.queue`` rows for the instances it hosts);
+      asked to restart, or some of its entities started recording history: act at once, in
+      whichever process hosts it) and on the request channel (``ha.ws.request.queue`` rows for
+      the instances it hosts);
     * stops every connector it hosts as soon as that session fails, because the locks went with
       it and another process may already be connecting.
 
@@ -167,6 +168,10 @@ class ConnectorSupervisor(threading.Thread):
             _logger.warning("Ignoring malformed control notification %r", notification.payload)
             return False
         connector = self.connectors.get(instance_id)
+        if message.get("action") == "backfill":
+            if connector is not None and connector.is_alive():
+                connector.request_backfill()
+            return False
         if message.get("action") == "restart" and connector is not None:
             if connector.is_alive():
                 connector.restart()

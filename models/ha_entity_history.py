@@ -1,9 +1,20 @@
+import logging
 import math
 from datetime import timedelta
 
 from odoo import api, fields, models
 
 from .res_config_settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
+
+_logger = logging.getLogger(__name__)
+
+# Rows deleted per DELETE statement of the retention purge, and per cron call (one
+# transaction): the cron calls again at once while expired rows remain.
+PURGE_BATCH_ROWS = 10_000
+PURGE_ROWS_PER_RUN = 100_000
+# Counting the expired rows left stops here: enough for the cron to know it must go on, and
+# cheap even on a backlog of many millions.
+PURGE_COUNT_LIMIT = 1_000_000
 
 # Two-valued states charted as 1/0, so binary sensors, switches and lights have a curve too.
 BINARY_STATE_VALUES = {"on": 1.0, "off": 0.0}
@@ -29,9 +40,9 @@ class HaEntityHistory(models.Model):
     _description = "Home Assistant Entity History"
     _order = "last_updated desc, id desc"
 
-    entity_id = fields.Many2one(
-        "ha.entity", string="Entity", required=True, ondelete="cascade", index=True
-    )
+    # No index of its own: the unique (entity_id, last_updated) index serves every lookup by
+    # entity, and one index less is cheaper on a table that takes a row per state change.
+    entity_id = fields.Many2one("ha.entity", string="Entity", required=True, ondelete="cascade")
     instance_id = fields.Many2one(
         related="entity_id.instance_id", store=True, index=True, string="Instance"
     )
@@ -51,6 +62,7 @@ class HaEntityHistory(models.Model):
     unit = fields.Char()
     attributes = fields.Json()
     last_changed = fields.Datetime()
+    # Indexed for the retention purge and for time ranges across entities.
     last_updated = fields.Datetime(required=True, index=True)
 
     _sql_constraints = [
@@ -73,21 +85,73 @@ class HaEntityHistory(models.Model):
         for record in self:
             record.display_name = f"{record.entity_id.display_name} @ {record.last_updated}"
 
-    @api.autovacuum
-    def _gc_expired_history(self):
-        """Delete states older than the retention period (Settings > Home Assistant)."""
-        days = int(
+    @api.model
+    def _cron_purge_expired_history(self):
+        """Daily: delete states older than the retention period (Settings > Home Assistant).
+
+        Each run deletes at most ``PURGE_ROWS_PER_RUN`` rows and reports them through the
+        cron progress API, so Odoo commits and calls it again while rows remain: a first purge
+        of millions of rows becomes a series of short transactions, never one huge one.
+        """
+        days = self._retention_days()
+        deleted, remaining = self._purge_expired_history(days)
+        if deleted:
+            _logger.info(
+                "Removed %s history rows older than %s days (%s left to remove)",
+                deleted,
+                days,
+                remaining,
+            )
+        self.env["ir.cron"]._notify_progress(done=deleted, remaining=remaining)
+        return deleted
+
+    @api.model
+    def _retention_days(self):
+        value = (
             self.env["ir.config_parameter"]
             .sudo()
             .get_param(HISTORY_RETENTION_DAYS_PARAM, HISTORY_RETENTION_DAYS_DEFAULT)
         )
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return HISTORY_RETENTION_DAYS_DEFAULT
+
+    @api.model
+    def _purge_expired_history(self, days, max_rows=None):
+        """Delete up to ``max_rows`` states older than ``days`` days, ``PURGE_BATCH_ROWS`` per
+        statement (plain SQL: the table holds millions of rows, too many for ``unlink``).
+
+        Returns (rows deleted, rows older than the cutoff still left, counted up to
+        ``PURGE_COUNT_LIMIT``). ``days`` <= 0 keeps everything.
+        """
         if days <= 0:
-            return  # 0 keeps history forever
+            return 0, 0
+        max_rows = PURGE_ROWS_PER_RUN if max_rows is None else max_rows
         cutoff = fields.Datetime.now() - timedelta(days=days)
-        # One statement: the table can hold millions of rows, too many to unlink through the ORM.
-        self.flush_model(["last_updated"])
-        self.env.cr.execute("DELETE FROM ha_entity_history WHERE last_updated < %s", [cutoff])
+        self.flush_model()
+        deleted = 0
+        while deleted < max_rows:
+            # Oldest first through the last_updated index, so each statement touches only
+            # rows it deletes.
+            self.env.cr.execute(
+                """
+                DELETE FROM ha_entity_history WHERE id IN (
+                    SELECT id FROM ha_entity_history
+                     WHERE last_updated < %s ORDER BY last_updated LIMIT %s)
+                """,
+                (cutoff, min(PURGE_BATCH_ROWS, max_rows - deleted)),
+            )
+            deleted += self.env.cr.rowcount
+            if self.env.cr.rowcount < PURGE_BATCH_ROWS:
+                break
         self.invalidate_model()
+        self.env.cr.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM ha_entity_history"
+            " WHERE last_updated < %s LIMIT %s) AS expired",
+            (cutoff, PURGE_COUNT_LIMIT),
+        )
+        return deleted, self.env.cr.fetchone()[0]
 
     @api.model
     def _api_series(self, entities, start, end, max_points):

@@ -12,6 +12,8 @@ from ..connector import channels, request_queue
 from ..hass import errors
 from ..hass.probe import check_connection
 from ..hass.urls import base_url
+from .ha_entity import check_domain_list, split_domains
+from .res_config_settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM
 
 MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
 URL_SCHEMES = ("http", "https")
@@ -74,6 +76,13 @@ class HaInstance(models.Model):
     has_token = fields.Boolean(string="Token Set", compute="_compute_has_token")
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
+    history_domains = fields.Char(
+        string="Record History By Default",
+        default=lambda self: self._default_history_domains(),
+        help="Entity domains, separated by commas, whose entities record history as they "
+        "appear, e.g. sensor, binary_sensor. Entities already known keep their setting: use "
+        "the Record history / Stop recording actions of the entity list for them.",
+    )
 
     status = fields.Selection(
         [
@@ -100,6 +109,15 @@ class HaInstance(models.Model):
     area_ids = fields.One2many("ha.area", "instance_id", string="Areas")
     device_ids = fields.One2many("ha.device", "instance_id", string="Devices")
     group_ids = fields.One2many("ha.entity.group", "instance_id", string="Entity Groups")
+
+    @api.model
+    def _default_history_domains(self):
+        text = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(HISTORY_DOMAINS_PARAM, HISTORY_DOMAINS_DEFAULT)
+        )
+        return ", ".join(split_domains(text))
 
     def _compute_token_input(self):
         self.token_input = False
@@ -134,11 +152,18 @@ class HaInstance(models.Model):
                     _("“%(url)s” has an invalid port: %(error)s", url=instance.url, error=exc)
                 ) from exc
 
+    @api.constrains("history_domains")
+    def _check_history_domains(self):
+        for instance in self:
+            check_domain_list(self.env, instance.history_domains)
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
             if vals.get("url"):
                 vals["url"] = normalize_url(vals["url"])
+            if vals.get("history_domains"):
+                vals["history_domains"] = ", ".join(split_domains(vals["history_domains"]))
         instances = super().create(vals_list)
         instances._notify_connection_change("reload")
         return instances
@@ -148,6 +173,8 @@ class HaInstance(models.Model):
             vals = dict(vals, url=normalize_url(vals["url"]))
         if vals.get("token_input"):
             vals = dict(vals, token=vals["token_input"].strip())
+        if vals.get("history_domains"):
+            vals = dict(vals, history_domains=", ".join(split_domains(vals["history_domains"])))
         changed = self.filtered(
             lambda instance: any(
                 name in vals and instance.sudo()[name] != vals[name] for name in CONNECTION_FIELDS

@@ -135,21 +135,6 @@ class TestHistory(HaTestCommon):
         with self.assertRaises(IntegrityError), self.env.cr.savepoint():
             self._record(self.sensor_outside, "11", when)
 
-    def test_autovacuum_deletes_states_past_retention(self):
-        now = fields.Datetime.now()
-        old = self._record(self.sensor_outside, "1", now - timedelta(days=31))
-        recent = self._record(self.sensor_outside, "2", now - timedelta(days=29))
-        self.env["ha.entity.history"]._gc_expired_history()
-        self.assertFalse(old.exists())
-        self.assertTrue(recent.exists())
-
-        self.env["ir.config_parameter"].sudo().set_param(
-            "odoo_ha_addon.history_retention_days", "0"
-        )
-        ancient = self._record(self.sensor_outside, "3", now - timedelta(days=3650))
-        self.env["ha.entity.history"]._gc_expired_history()
-        self.assertTrue(ancient.exists(), "0 days means keep forever")
-
     def test_history_follows_its_entity(self):
         record = self._record(self.sensor_outside, "5", fields.Datetime.now())
         self.sensor_outside.unlink()

@@ -1,0 +1,235 @@
+"""Filling in the recent past of entities that start recording, from Home Assistant's recorder.
+
+An entity is marked ``history_backfill_pending`` when it starts recording history: a manager
+turned recording on (``ha.entity.write``, which also NOTIFYs "backfill" on the control
+channel), or the state writer inserted a new entity whose domain records by default, which
+covers every recording entity of an instance's first connection. The process hosting the
+instance's connection then asks HA for those entities' states of the last
+``history_backfill_days`` (never more than the retention keeps) and appends them like live
+states. Rows are unique per (entity, HA ``last_updated``), so backfill and live writes never
+double a state, whichever lands first. The flag is cleared per entity once its period is
+written; a backfill cut short (connection lost, PostgreSQL down) resumes on the next
+connection.
+
+One round runs at a time per instance; requests arriving meanwhile run one more round after it.
+HA answers in one frame per request, so requests are bounded both in entities and in time.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+
+from ..hass import errors
+from ..models.res_config_settings import (
+    HISTORY_BACKFILL_DAYS_DEFAULT,
+    HISTORY_BACKFILL_DAYS_PARAM,
+    HISTORY_RETENTION_DAYS_DEFAULT,
+    HISTORY_RETENTION_DAYS_PARAM,
+)
+from .history_rows import history_row, insert_history_rows
+
+_logger = logging.getLogger(__name__)
+
+HISTORY_COMMAND = "history/history_during_period"
+# Entities and hours per request. A sensor reporting every second has ~21,600 states in six
+# hours, ~1.3 MB without attributes: ten of them stay well under the client's frame limit.
+ENTITIES_PER_REQUEST = 10
+WINDOW = timedelta(hours=6)
+# HA selects states strictly inside (start, end): consecutive windows overlap by this much so
+# a state stamped exactly on a boundary is fetched twice (and stored once) instead of never.
+WINDOW_OVERLAP = timedelta(seconds=1)
+# A history query over a large recorder database can take several seconds.
+REQUEST_TIMEOUT_S = 60.0
+
+
+def _int_param(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def read_plan(cr, instance_id):
+    """([(ha.entity id, entity_id, unit)] waiting for a backfill, days to fetch)."""
+    cr.execute(
+        "SELECT key, value FROM ir_config_parameter WHERE key IN %s",
+        ((HISTORY_BACKFILL_DAYS_PARAM, HISTORY_RETENTION_DAYS_PARAM),),
+    )
+    params = dict(cr.fetchall())
+    days = _int_param(params.get(HISTORY_BACKFILL_DAYS_PARAM), HISTORY_BACKFILL_DAYS_DEFAULT)
+    retention = _int_param(params.get(HISTORY_RETENTION_DAYS_PARAM), HISTORY_RETENTION_DAYS_DEFAULT)
+    if retention > 0:
+        # Rows past the retention would be purged by the next daily run.
+        days = min(days, retention)
+    cr.execute(
+        """
+        SELECT id, entity_id, unit_of_measurement FROM ha_entity
+         WHERE instance_id = %s AND history_backfill_pending AND record_history AND active
+      ORDER BY entity_id
+        """,
+        (instance_id,),
+    )
+    return cr.fetchall(), days
+
+
+def history_request(entity_ids, start, end=None):
+    """The websocket command for every recorded state of ``entity_ids`` in (start, end).
+
+    Every state HA recorded, like the live stream (``significant_changes_only`` would drop
+    attribute-only updates), without attributes: the unit is taken from the entity, which
+    keeps a day of a chatty sensor a small frame.
+    """
+    message = {
+        "type": HISTORY_COMMAND,
+        "start_time": start.isoformat(),
+        "entity_ids": list(entity_ids),
+        # Otherwise HA adds a made-up state stamped ``start_time`` for each entity.
+        "include_start_time_state": False,
+        "significant_changes_only": False,
+        "minimal_response": False,
+        "no_attributes": True,
+    }
+    if end is not None:
+        message["end_time"] = end.isoformat()
+    return message
+
+
+def _from_epoch(timestamp):
+    # The same conversion as the live path (hass.messages then state_writer.parse_ha_time),
+    # so a state yields the same key whichever way it arrives.
+    return datetime.fromtimestamp(timestamp, tz=UTC).replace(tzinfo=None)
+
+
+def rows_from_history(result, entities, instance_id):
+    """History rows from HA's compressed answer ``{entity_id: [{"s", "lu", "lc"?}]}``."""
+    rows = []
+    for record_id, entity_id, unit in entities:
+        for point in (result or {}).get(entity_id) or ():
+            last_updated = _from_epoch(point["lu"])
+            last_changed = _from_epoch(point["lc"]) if "lc" in point else last_updated
+            rows.append(
+                history_row(
+                    record_id, instance_id, point.get("s"), unit, last_changed, last_updated
+                )
+            )
+    return rows
+
+
+def store_rows(cr, rows, finished_ids=()):
+    """Append ``rows``; clear the pending flag of ``finished_ids``. Returns new rows."""
+    inserted = insert_history_rows(cr, rows)
+    clear_pending(cr, finished_ids)
+    return inserted
+
+
+def clear_pending(cr, entity_ids):
+    if entity_ids:
+        cr.execute(
+            "UPDATE ha_entity SET history_backfill_pending = FALSE WHERE id = ANY(%s)",
+            (list(entity_ids),),
+        )
+
+
+class HistoryBackfill:
+    """Backfill rounds of one instance, run on its connector's event loop.
+
+    ``run_in_thread(function, *args)`` runs blocking SQL off the loop (the connector's
+    bookkeeping pool); ``wait_snapshot()`` returns once the writer has committed the state
+    snapshot, so new entities and their pending flags exist before a round reads them.
+    """
+
+    def __init__(self, instance_id, client, db, run_in_thread, wait_snapshot):
+        self.instance_id = instance_id
+        self.client = client
+        self.db = db
+        self._run_in_thread = run_in_thread
+        self._wait_snapshot = wait_snapshot
+        self._wanted = False
+        self._task = None
+
+    def request(self):
+        """Run a round soon. Event-loop thread only."""
+        self._wanted = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._task.add_done_callback(self._task_done)
+
+    def cancel(self):
+        if self._task is not None:
+            self._task.cancel()
+
+    def _task_done(self, task):
+        if not task.cancelled() and task.exception() is not None:
+            _logger.error(
+                "History backfill of instance %s failed; it runs again on the next connection",
+                self.instance_id,
+                exc_info=task.exception(),
+            )
+
+    async def _run(self):
+        while self._wanted:
+            self._wanted = False
+            await self._wait_snapshot()
+            try:
+                await self.backfill_pending()
+            except (errors.NotConnected, errors.ConnectionLost) as error:
+                # The flags stay: the next connection resumes where this one stopped.
+                _logger.info(
+                    "History backfill of instance %s paused until it reconnects: %s",
+                    self.instance_id,
+                    error,
+                )
+                return
+            except (errors.HAError, psycopg2.Error) as error:
+                _logger.warning(
+                    "History backfill of instance %s failed, retried on the next connection: %s",
+                    self.instance_id,
+                    error,
+                )
+                return
+
+    async def backfill_pending(self):
+        """Fetch and store the recent past of every entity waiting for it; return new rows."""
+        entities, days = await self._in_transaction(read_plan, self.instance_id)
+        if not entities:
+            return 0
+        if days <= 0:
+            await self._in_transaction(clear_pending, [entity[0] for entity in entities])
+            return 0
+        end = datetime.now(UTC)
+        start = end - timedelta(days=days)
+        inserted = 0
+        for index in range(0, len(entities), ENTITIES_PER_REQUEST):
+            chunk = entities[index : index + ENTITIES_PER_REQUEST]
+            inserted += await self._backfill_chunk(chunk, start, end)
+        _logger.info(
+            "Backfilled %s history rows of %s entities of instance %s (last %s days)",
+            inserted,
+            len(entities),
+            self.instance_id,
+            days,
+        )
+        return inserted
+
+    async def _backfill_chunk(self, chunk, start, end):
+        entity_ids = [entity_id for _id, entity_id, _unit in chunk]
+        inserted = 0
+        window_start = start
+        while True:
+            window_end = window_start + WINDOW
+            last = window_end >= end
+            result = await self.client.command(
+                history_request(entity_ids, window_start, None if last else window_end),
+                timeout_s=REQUEST_TIMEOUT_S,
+            )
+            rows = rows_from_history(result, chunk, self.instance_id)
+            finished = [record_id for record_id, _eid, _unit in chunk] if last else ()
+            inserted += await self._in_transaction(store_rows, rows, finished)
+            if last:
+                return inserted
+            window_start = window_end - WINDOW_OVERLAP
+
+    async def _in_transaction(self, function, *args):
+        return await self._run_in_thread(self.db.run_transaction, function, *args)

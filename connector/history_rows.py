@@ -1,0 +1,53 @@
+"""Appending ``ha.entity.history`` rows: one statement shared by the live writer and backfill.
+
+A row is keyed by (entity, Home Assistant's ``last_updated``), a timestamp HA gives each state
+exactly once, so the live stream, a backfill from HA's recorder and a retried flush may all
+offer the same state: the first one written wins and the others are skipped, never doubled.
+"""
+
+from psycopg2.extras import execute_values
+
+from ..models.ha_entity_history import state_to_number
+
+INSERT_PAGE_ROWS = 1000
+
+
+def history_row(entity_record_id, instance_id, state, unit, last_changed, last_updated):
+    """A row for ``insert_history_rows``; timestamps are naive UTC datetimes."""
+    number = state_to_number(state)
+    return (
+        entity_record_id,
+        instance_id,
+        state,
+        number or 0.0,
+        number is not None,
+        unit,
+        last_changed,
+        last_updated,
+    )
+
+
+def insert_history_rows(cr, rows):
+    """Insert ``history_row`` tuples, skipping states already recorded; return how many were
+    new."""
+    if not rows:
+        return 0
+    inserted = execute_values(
+        cr._obj,
+        """
+        INSERT INTO ha_entity_history
+            (entity_id, instance_id, state, num_value, is_numeric, unit, last_changed,
+             last_updated, create_uid, write_uid, create_date, write_date)
+        VALUES %s
+        ON CONFLICT (entity_id, last_updated) DO NOTHING
+        RETURNING 1
+        """,
+        rows,
+        template=(
+            "(%s, %s, %s, %s, %s, %s, %s, %s, 1, 1,"
+            " now() at time zone 'UTC', now() at time zone 'UTC')"
+        ),
+        page_size=INSERT_PAGE_ROWS,
+        fetch=True,
+    )
+    return len(inserted)
