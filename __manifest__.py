@@ -25,18 +25,22 @@ granted per group of users.
         "views/ha_device_views.xml",
         "views/ha_entity_views.xml",
         "views/ha_entity_history_views.xml",
+        "views/ha_entity_history_actions.xml",
         "views/ha_ws_request_queue_views.xml",
         "views/ha_dashboard_action.xml",
         "views/res_config_settings_views.xml",
+        "views/ha_history_action.xml",
         "views/ha_menus.xml",
     ],
     "assets": {
         "web.assets_backend": [
-            "odoo_ha_addon/static/src/dashboard/**/*",
-            "odoo_ha_addon/static/src/instance_status/**/*",
+            "odoo_ha_addon/static/src/**/*",
         ],
         "web.assets_tests": [
             "odoo_ha_addon/static/tests/tours/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "odoo_ha_addon/static/tests/**/*.test.js",
         ],
     },
     "pre_init_hook": "pre_init_hook",

@@ -1,7 +1,33 @@
-from odoo import api, fields, models
+import json
+import re
 
-# Domains whose states are measurements worth charting: history is on by default for them.
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+# Domains whose states are measurements worth charting: their entities record history unless
+# Settings (default for new instances) or the instance's own list say otherwise.
 HISTORY_BY_DEFAULT_DOMAINS = ("sensor", "binary_sensor")
+# What an entity domain looks like in Home Assistant ("sensor", "input_number").
+DOMAIN_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+
+def split_domains(text):
+    """("sensor", "binary_sensor") from "sensor, binary_sensor" (commas and/or spaces)."""
+    parts = re.split(r"[\s,]+", (text or "").strip().lower())
+    return tuple(dict.fromkeys(part for part in parts if part))
+
+
+def check_domain_list(env, text):
+    """Raise ValidationError unless ``text`` lists entity domains ("sensor, binary_sensor")."""
+    invalid = [domain for domain in split_domains(text) if not DOMAIN_PATTERN.match(domain)]
+    if invalid:
+        raise ValidationError(
+            env._(
+                "“%(domains)s” is not a list of entity domains: use lowercase names such as "
+                "sensor, binary_sensor, separated by commas.",
+                domains=", ".join(invalid),
+            )
+        )
 
 
 class HaEntity(models.Model):
@@ -14,6 +40,10 @@ class HaEntity(models.Model):
       ``name``, ``state``, ``attributes``, ``last_changed``, ``last_updated``, ``area_id``,
       ``device_id``, ``unit_of_measurement``, ``ha_removed``;
     - Odoo-owned (edited by people): ``record_history``, ``group_ids``, ``note``, ``active``.
+
+    ``history_backfill_pending`` is the one shared column: set when recording starts (a
+    person turned it on, or the writer inserted a new entity that records by default) and
+    cleared by the connector once it has fetched the recent past from Home Assistant.
     """
 
     _name = "ha.entity"
@@ -47,7 +77,14 @@ class HaEntity(models.Model):
         compute="_compute_record_history",
         store=True,
         readonly=False,
-        help="Keep every state change of this entity for charts.",
+        help="Keep every state change of this entity for charts. New entities record by "
+        "default when their domain is listed on their instance.",
+    )
+    history_backfill_pending = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Recording started and the recent past has not been fetched from Home Assistant "
+        "yet; the connector does it as soon as the instance is connected.",
     )
     group_ids = fields.Many2many(
         "ha.entity.group",
@@ -58,6 +95,15 @@ class HaEntity(models.Model):
     )
     note = fields.Text()
     active = fields.Boolean(default=True)
+    attributes_text = fields.Text(
+        string="Attributes (JSON)",
+        compute="_compute_attributes_text",
+        help="The attributes as JSON.",
+    )
+    can_control = fields.Boolean(
+        compute="_compute_can_control",
+        help="Whether the current user may operate this entity (a control group or manager).",
+    )
 
     _sql_constraints = [
         (
@@ -74,13 +120,74 @@ class HaEntity(models.Model):
 
     @api.depends("domain")
     def _compute_record_history(self):
+        # Not a dependency on the instance's list on purpose: changing it sets the default of
+        # entities that appear later, never the choices already made for existing ones.
         for entity in self:
-            entity.record_history = entity.domain in HISTORY_BY_DEFAULT_DOMAINS
+            entity.record_history = entity.domain in split_domains(
+                entity.instance_id.history_domains
+            )
+
+    @api.depends("attributes")
+    def _compute_attributes_text(self):
+        for entity in self:
+            entity.attributes_text = json.dumps(
+                entity.attributes or {}, indent=2, sort_keys=True, ensure_ascii=False
+            )
+
+    @api.depends_context("uid")
+    def _compute_can_control(self):
+        controllable = self._controllable_by(self.env.user)
+        for entity in self:
+            entity.can_control = entity in controllable
 
     @api.depends("name", "entity_id")
     def _compute_display_name(self):
         for entity in self:
             entity.display_name = entity.name or entity.entity_id
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        entities = super().create(vals_list)
+        entities.filtered("record_history")._request_history_backfill()
+        return entities
+
+    def write(self, vals):
+        if "record_history" not in vals:
+            return super().write(vals)
+        starting = self.browse()
+        if vals["record_history"]:
+            starting = self.filtered(lambda entity: not entity.record_history)
+        else:
+            vals = dict(vals, history_backfill_pending=False)
+        result = super().write(vals)
+        starting._request_history_backfill()
+        return result
+
+    def _request_history_backfill(self):
+        """Have the connector fetch the recent past of these entities from Home Assistant
+        (see connector/history_backfill.py); it is told when this transaction commits."""
+        if not self:
+            return
+        entities = self.sudo()
+        entities.write({"history_backfill_pending": True})
+        entities.instance_id._notify_connection_change("backfill")
+
+    def action_record_history(self):
+        """Bulk action: start recording these entities' states (their recent past included)."""
+        self.check_access("write")
+        self.filtered(lambda entity: not entity.record_history).record_history = True
+
+    def action_stop_recording(self):
+        """Bulk action: stop recording; what was recorded stays until the retention ends."""
+        self.check_access("write")
+        self.filtered("record_history").record_history = False
+
+    def action_open_history(self):
+        """The History client action, showing this entity's history."""
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id("odoo_ha_addon.ha_history_action")
+        action["params"] = {"entity_ids": [self.entity_id], "ha_instance_id": self.instance_id.id}
+        return action
 
     def _controllable_by(self, user):
         """The entities of ``self`` that ``user`` may operate: all for managers, otherwise

@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -45,6 +46,14 @@ class HaWsRequestQueue(models.Model):
     timeout_s = fields.Float(string="Timeout (s)", help="How long the caller waits for the answer.")
     requested_at = fields.Datetime(default=fields.Datetime.now, required=True)
     done_at = fields.Datetime()
+    payload_text = fields.Text(string="Payload (JSON)", compute="_compute_json_texts")
+    result_text = fields.Text(string="Result (JSON)", compute="_compute_json_texts")
+
+    @api.depends("payload", "result")
+    def _compute_json_texts(self):
+        for request in self:
+            request.payload_text = json.dumps(request.payload, indent=2, ensure_ascii=False)
+            request.result_text = json.dumps(request.result, indent=2, ensure_ascii=False)
 
     @api.autovacuum
     def _gc_finished_requests(self):

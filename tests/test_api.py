@@ -43,6 +43,8 @@ class TestJsonApi(HttpCase):
     @classmethod
     def setUpClass(cls):
         cls.ha = _running_ha_server()
+        # Also stopped right away if this setup fails (then the cleanups below never register).
+        cls.addClassCleanup(cls.ha.stop)
         dbname = get_db_name()
         values = {"name": "Live", "url": cls.ha.url, "token": cls.ha.token, "sequence": 10}
         cls.live_id = _committed(dbname, lambda env: env["ha.instance"].create(values).id)

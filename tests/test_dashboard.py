@@ -1,7 +1,14 @@
-from odoo import fields
-from odoo.tests import HttpCase, tagged
+import time
 
-from .common import HaTestCommon
+from odoo import SUPERUSER_ID, api, fields
+from odoo.modules.registry import Registry
+from odoo.tests import HttpCase, get_db_name, tagged
+
+from ..hass.rest import HARestClient
+from .common import HaTestCommon, _running_ha_server
+from .odoo_server import OdooServer
+
+LIVE_TIMEOUT_S = 30.0
 
 CLICKBOT_JS = (
     "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader')"
@@ -50,3 +57,87 @@ class TestWebClient(HttpCase, HaTestCommon):
 
     def test_every_menu_renders_for_a_user(self):
         self._click_everywhere("ha_test_member")
+
+
+def _committed(dbname, function):
+    with Registry(dbname).cursor() as cr:
+        result = function(api.Environment(cr, SUPERUSER_ID, {"active_test": False}))
+        # Committed on purpose: the live server and its connector see committed data only.
+        cr.commit()
+        return result
+
+
+@tagged("post_install", "-at_install")
+class TestLiveDashboard(HttpCase):
+    """The dashboard in a browser, served by a real Odoo server (``OdooServer``) that holds
+    the connection to the real Home Assistant: clicks reach HA, HA's changes reach the page
+    through the bus."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ha = _running_ha_server()
+        # Also stopped right away if this setup fails (then the cleanups below never register).
+        cls.addClassCleanup(cls.ha.stop)
+        cls.rest = HARestClient(cls.ha.url, cls.ha.token)
+        cls.addClassCleanup(cls.rest.close)
+        for light in ("light.bed_light", "light.ceiling_lights"):
+            cls.rest.call_service("light", "turn_on", {"entity_id": light})
+        dbname = get_db_name()
+        values = {"name": "Tour home", "url": cls.ha.url, "token": cls.ha.token}
+        cls.instance_id = _committed(dbname, lambda env: env["ha.instance"].create(values).id)
+        cls.addClassCleanup(
+            _committed,
+            dbname,
+            lambda env: env["ha.instance"].browse(cls.instance_id).exists().unlink(),
+        )
+        cls.server = OdooServer(dbname)
+        cls.addClassCleanup(cls.server.stop)
+        cls.server.start()
+        cls._wait_for(
+            lambda: _committed(
+                dbname,
+                lambda env: (
+                    env["ha.entity"].search_count(
+                        [
+                            ("instance_id", "=", cls.instance_id),
+                            ("entity_id", "in", ("light.bed_light", "light.ceiling_lights")),
+                            ("state", "=", "on"),
+                        ]
+                    )
+                    == 2
+                ),
+            ),
+            "the live server never mirrored the lights",
+        )
+        super().setUpClass()
+        # Last in, first out: the Odoo server and Home Assistant stop before Odoo's own
+        # check for child processes still running.
+        cls.addClassCleanup(cls.ha.stop)
+        cls.addClassCleanup(cls.server.stop)
+
+    @classmethod
+    def base_url(cls):
+        return cls.server.url
+
+    @classmethod
+    def _wait_for(cls, predicate, message):
+        deadline = time.monotonic() + LIVE_TIMEOUT_S
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{message}\n{cls.server.log_tail()}")
+            time.sleep(0.1)
+
+    def test_dashboard_controls_home_assistant_and_follows_it_live(self):
+        self.start_tour(
+            "/odoo/action-odoo_ha_addon.ha_dashboard_action?debug=tests",
+            "odoo_ha_addon_live_dashboard",
+            login="admin",
+            timeout=120,
+        )
+        self._wait_for(
+            lambda: self.rest.get_state("light.bed_light")["state"] == "off",
+            "the click on the card never turned the light off in Home Assistant",
+        )
+        self.assertEqual(self.rest.get_state("light.ceiling_lights")["state"], "off")
+        errors = [line for line in self.server.log_tail().splitlines() if " ERROR " in line]
+        self.assertEqual(errors, [], "the live server logged errors")

@@ -29,6 +29,7 @@ class TestInstall(TransactionCase):
         expected = {
             "odoo_ha_addon.ha_dashboard_menu": "odoo_ha_addon.ha_dashboard_action",
             "odoo_ha_addon.ha_entity_menu": "odoo_ha_addon.ha_entity_action",
+            "odoo_ha_addon.ha_history_menu": "odoo_ha_addon.ha_history_action",
             "odoo_ha_addon.ha_entity_history_menu": "odoo_ha_addon.ha_entity_history_action",
             "odoo_ha_addon.ha_instance_menu": "odoo_ha_addon.ha_instance_action",
             "odoo_ha_addon.ha_entity_group_menu": "odoo_ha_addon.ha_entity_group_action",

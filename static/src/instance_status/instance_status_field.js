@@ -3,7 +3,6 @@ import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
 
-const INSTANCE_STATUS = "odoo_ha_addon/instance_status";
 const BADGE_CLASSES = {
     connected: "text-bg-success",
     connecting: "text-bg-warning",
@@ -22,13 +21,11 @@ export class HaInstanceStatusField extends Component {
     static props = { ...standardFieldProps };
 
     setup() {
-        this.bus = useService("bus_service");
+        // The bus reaches this field through HaBusBridge and ha_data, like every other view.
+        this.haData = useService("ha_data");
         this.onStatus = (payload) => this.reloadIfShown(payload);
-        onMounted(() => {
-            this.bus.subscribe(INSTANCE_STATUS, this.onStatus);
-            this.bus.start();
-        });
-        onWillUnmount(() => this.bus.unsubscribe(INSTANCE_STATUS, this.onStatus));
+        onMounted(() => this.haData.onInstanceStatus(this.onStatus));
+        onWillUnmount(() => this.haData.offInstanceStatus(this.onStatus));
     }
 
     get value() {

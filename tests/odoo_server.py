@@ -1,0 +1,133 @@
+"""A second, real Odoo server on the test database, for browser tests of live updates.
+
+Inside an HttpCase every request shares the test's transaction, whose snapshot never sees
+what other connections commit; the connector and the bus commit on connections of their
+own, so live updates can only be watched in a server that runs outside the test
+transaction. This one runs ``odoo`` with the test run's interpreter, addons path, database
+options and data directory (hence the same session store: a session the test case
+authenticates is valid there), without tests, and hosts Home Assistant connections like any
+production server. It sees only committed data.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+import odoo
+from odoo.tools import config
+
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 20.0
+LOG_TAIL_LINES = 60
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _odoo_command():
+    package = Path(odoo.__file__).resolve().parent
+    if (package / "__main__.py").exists():
+        return [sys.executable, "-m", "odoo"]
+    return [sys.executable, str(package.parent / "odoo-bin")]
+
+
+class OdooServer:
+    """``OdooServer(dbname).start()``; ``.url``; ``.stop()``; ``.log_tail()``."""
+
+    def __init__(self, dbname):
+        self.dbname = dbname
+        self.http_port = _free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self._workdir = tempfile.mkdtemp(prefix="odoo_ha_server_")
+        self._log_path = Path(self._workdir, "odoo.log")
+        self.process = None
+
+    def start(self):
+        conf = Path(self._workdir, "odoo.conf")
+        # An empty configuration keeps the user's ~/.odoorc out; everything else is explicit.
+        conf.write_text("[options]\n", encoding="utf-8")
+        command = [
+            *_odoo_command(),
+            "--config",
+            str(conf),
+            "--addons-path",
+            config["addons_path"],
+            "--data-dir",
+            config["data_dir"],
+            "--database",
+            self.dbname,
+            "--db-filter",
+            f"^{self.dbname}$",
+            "--no-database-list",
+            "--http-interface",
+            "127.0.0.1",
+            "--http-port",
+            str(self.http_port),
+            "--gevent-port",
+            str(_free_port()),
+            "--workers",
+            "0",
+            "--max-cron-threads",
+            "0",
+            "--logfile",
+            str(self._log_path),
+        ]
+        for option, flag in (
+            ("db_host", "--db_host"),
+            ("db_port", "--db_port"),
+            ("db_user", "--db_user"),
+            ("db_password", "--db_password"),
+        ):
+            if config.get(option):
+                command += [flag, str(config[option])]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            cwd=self._workdir,
+            start_new_session=True,
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Odoo exited with status {self.process.returncode}:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.url}/web/health", timeout=2).ok:
+                    return
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"Odoo did not answer within {START_TIMEOUT_S:g} s:\n{self.log_tail()}")
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+    def log_tail(self):
+        try:
+            lines = self._log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-LOG_TAIL_LINES:])

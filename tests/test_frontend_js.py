@@ -1,0 +1,186 @@
+import json
+import logging
+import re
+import threading
+import time
+from contextlib import contextmanager
+
+from odoo import SUPERUSER_ID, api
+from odoo.tests import HttpCase, no_retry, tagged
+
+from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
+from odoo.addons.bus.tests.common import WebsocketCase
+
+from .common import HaTestCommon
+
+# The hoot suite of this addon: test modules named "@odoo_ha_addon/...".
+HOOT_SUITE = "@odoo_ha_addon"
+HOOT_SUCCESS = "[HOOT] Test suite succeeded"
+# Hoot's summary line, logged whether tests ran or not: "Passed 12 tests (40 assertions, ...".
+HOOT_SUMMARY_RE = re.compile(r"Passed (\d+) tests")
+# An id that selects nothing makes hoot run EVERY suite of the database (thousands of tests,
+# minutes). The test code below is a promise that browser_js awaits: it rejects, which fails
+# the test at once, at the first test outside our suite, and resolves when the run ends.
+GUARD_JS = """
+new Promise((resolve, reject) => {
+    const runner = odoo.loader.modules.get("@odoo/hoot").__debug__;
+    if (runner.state.status === "done") {
+        return resolve();
+    }
+    runner.afterPostTest((test) => {
+        if (!test.fullName.startsWith(%(prefix)s)) {
+            reject(new Error(`The filter selected a test outside %(suite)s: ${test.fullName}`));
+        }
+    });
+    runner.afterAll(() => resolve());
+})
+"""
+
+
+def hoot_job_id(name):
+    """The id hoot gives a suite or test: a 32-bit hash of its full name (see hoot's
+    ``generateHash`` and web's ``HOOTCommon._generate_hash``)."""
+    value = 0
+    for char in name:
+        value = ((value << 5) - value + ord(char)) & 0xFFFFFFFF
+    return f"{value:08x}"
+
+
+def hoot_error_checker(message):
+    # Hoot reports each failed test with its "[HOOT]" prefix and lets the suite go on; the
+    # run ends with an unprefixed error, which (like any other browser error) stops it.
+    return "[HOOT]" not in message
+
+
+class _BrowserLog(logging.Handler):
+    """Keeps the browser console messages of a browser_js run; ``on_message`` (optional) is
+    called with each of them, in the thread that receives them from Chromium."""
+
+    def __init__(self, on_message=None):
+        super().__init__()
+        self.messages = []
+        self.on_message = on_message
+
+    def emit(self, record):
+        message = record.getMessage()
+        self.messages.append(message)
+        if self.on_message:
+            self.on_message(message)
+
+    @contextmanager
+    def attached(self, test_case):
+        logger = test_case._logger.getChild("browser")
+        logger.addHandler(self)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+
+
+@tagged("post_install", "-at_install")
+class TestFrontendJs(HttpCase):
+    """Runs the addon's hoot unit tests (static/tests/*.test.js) in headless Chromium."""
+
+    def test_hoot_job_id_matches_web(self):
+        self.assertEqual(hoot_job_id("@web/core"), "e39ce9ba")
+
+    @no_retry
+    def test_unit_tests(self):
+        with _BrowserLog().attached(self) as collected:
+            self.browser_js(
+                "/web/tests?headless&loglevel=2&preset=desktop&timeout=15000"
+                f"&id={hoot_job_id(HOOT_SUITE)}",
+                GUARD_JS % {"prefix": json.dumps(f"{HOOT_SUITE}/"), "suite": HOOT_SUITE},
+                "odoo.loader.modules.has('@odoo/hoot')",
+                login="admin",
+                timeout=600,
+                success_signal=HOOT_SUCCESS,
+                error_checker=hoot_error_checker,
+            )
+        counts = [
+            int(match.group(1))
+            for match in map(HOOT_SUMMARY_RE.search, collected.messages)
+            if match
+        ]
+        self.assertTrue(counts, "hoot printed no summary")
+        self.assertGreater(counts[-1], 0, f"no hoot test matched {HOOT_SUITE}")
+
+
+# Loads the current instance through ha_data in the real web client, says so, then waits for
+# the entity change the test sends over the bus.
+BRIDGE_JS = """
+(async () => {
+    const haData = odoo.__WOWL_DEBUG__.root.env.services.ha_data;
+    if (!(await haData.load()) || haData.state.entities["light.kitchen"]?.state !== "on") {
+        const error = JSON.stringify(haData.state.error);
+        throw new Error(`ha_data did not load the kitchen light: ${error}`);
+    }
+    console.log("%(loaded)s");
+    const deadline = Date.now() + 20000;
+    while (haData.state.entities["light.kitchen"].state !== "off") {
+        if (Date.now() > deadline) {
+            throw new Error("The entity change sent on the bus never reached ha_data");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    console.log("test successful");
+})()
+"""
+BRIDGE_LOADED = "odoo_ha_addon: entities loaded"
+SUBSCRIBE_TIMEOUT_S = 30
+
+
+@tagged("post_install", "-at_install")
+class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
+    """In the real web client, a notification on an instance's bus channel reaches ha_data
+    through the browser's websocket and HaBusBridge (WebsocketCase lets the test server accept
+    the browser's websocket)."""
+
+    def _send_change_when_subscribed(self, errors):
+        channel = hashable(channel_with_db(self.registry.db_name, self.instance))
+        try:
+            deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
+            while not dispatch._channels_to_ws.get(channel):
+                if time.monotonic() > deadline:
+                    raise AssertionError("the browser never subscribed to the instance channel")
+                time.sleep(0.05)
+            # The test cursor of HttpCase, as the server's request threads use it.
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["ha.realtime.update"]._notify_entity_changes(
+                    env["ha.instance"].browse(self.instance.id),
+                    {
+                        "light.kitchen": {
+                            "id": self.light_kitchen.id,
+                            "state": "off",
+                            "attributes": {"friendly_name": "Kitchen light"},
+                            "last_changed": "2024-03-01T12:00:00+00:00",
+                            "last_updated": "2024-03-01T12:00:00+00:00",
+                        }
+                    },
+                )
+            # The bus is told of new rows by a NOTIFY after commit, which tests never do.
+            for websocket in list(dispatch._channels_to_ws.get(channel, ())):
+                websocket.trigger_notification_dispatching()
+        except Exception as error:  # noqa: BLE001 - reported by the test's main thread
+            errors.append(error)
+
+    @no_retry
+    def test_entity_change_reaches_ha_data(self):
+        errors = []
+        sender = threading.Thread(target=self._send_change_when_subscribed, args=(errors,))
+
+        def on_message(message):
+            if message == BRIDGE_LOADED:
+                sender.start()
+
+        with _BrowserLog(on_message).attached(self):
+            self.browser_js(
+                "/odoo",
+                BRIDGE_JS % {"loaded": BRIDGE_LOADED},
+                "odoo.isReady === true",
+                login="ha_test_member",
+                timeout=60,
+            )
+        sender.join(SUBSCRIBE_TIMEOUT_S)
+        self.assertFalse(errors)
