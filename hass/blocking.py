@@ -19,7 +19,7 @@ def run_blocking(coroutine_function, *args, **kwargs):
     def target():
         try:
             outcome["result"] = asyncio.run(coroutine_function(*args, **kwargs))
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
             outcome["error"] = error
 
     thread = threading.Thread(target=target, name="hass-blocking-call", daemon=True)

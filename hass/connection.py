@@ -482,7 +482,7 @@ async def _abort(websocket):
     """Close politely if the peer answers quickly, otherwise drop the socket."""
     try:
         await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT_S)
-    except Exception:  # the socket is dropped below whatever went wrong
+    except Exception:  # noqa: BLE001 - the socket is dropped below whatever went wrong
         pass
     finally:
         _drop_transport(websocket)
