@@ -44,6 +44,15 @@ LOG_TAIL_LINES = 40
 # HA then serves only a recovery UI, on port 8123, and never gets ready.
 RECOVERY_MODE_MARKER = "Activating recovery mode"
 
+# One entity of each demo platform the tests use: present once that platform is set up.
+DEMO_ENTITIES = (
+    "light.bed_light",
+    "switch.decorative_lights",
+    "sensor.outside_temperature",
+    "climate.hvac",
+    "cover.kitchen_window",
+)
+
 USERNAME = "admin"
 PASSWORD = "odoo-ha-addon-test"  # a throwaway local test server; never reachable from outside
 
@@ -151,6 +160,7 @@ class HomeAssistantServer:
         self._wait_ready(started)
         if self.token is None:
             self.token = onboard(self.url, self.username, self.password, name="Test Owner")
+        self._wait_running(started)
         self.start_durations_s.append(time.monotonic() - started)
         return self
 
@@ -232,6 +242,32 @@ class HomeAssistantServer:
                 self.stop()
                 raise HomeAssistantError(
                     f"Home Assistant did not answer on {self.url} within "
+                    f"{self.start_timeout_s:g} s.\n{self.log_tail()}"
+                )
+            time.sleep(READY_POLL_INTERVAL_S)
+
+    def _wait_running(self, started):
+        """HTTP answers before every integration is set up: wait until HA says it is running
+        and the demo platforms the tests use have their entities (tests call light.turn_on
+        at once)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        deadline = started + self.start_timeout_s
+        while True:
+            with contextlib.suppress(requests.RequestException, ValueError):
+                config = requests.get(f"{self.url}/api/config", headers=headers, timeout=2)
+                running = config.json().get("state") == "RUNNING"
+                if running and all(
+                    requests.get(
+                        f"{self.url}/api/states/{entity_id}", headers=headers, timeout=2
+                    ).status_code
+                    == 200
+                    for entity_id in DEMO_ENTITIES
+                ):
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise HomeAssistantError(
+                    f"Home Assistant on {self.url} never finished starting within "
                     f"{self.start_timeout_s:g} s.\n{self.log_tail()}"
                 )
             time.sleep(READY_POLL_INTERVAL_S)
