@@ -9,6 +9,7 @@ cursors from a private pool, their long-lived sessions are tracked here, and a f
 the child's copies of all those sockets at /dev/null before the child can touch them.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -31,9 +32,14 @@ PRIVATE_POOL_MAX_CONNECTIONS = 4
 SERIALIZATION_RETRIES = 5
 _RETRYABLE_CODES = {errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED}
 
+# A fork waits at most this long for connections being opened to be tracked (see _opening).
+FORK_WAIT_FOR_CONNECTS_S = 2.0
+
 _tracked_connections = weakref.WeakSet()
 _tracked_pools = weakref.WeakSet()
 _tracked_lock = threading.Lock()
+_connects_in_progress = 0
+_connects_done = threading.Condition()
 
 
 def _track_connection(connection):
@@ -42,12 +48,36 @@ def _track_connection(connection):
     return connection
 
 
+@contextlib.contextmanager
+def _opening():
+    """Around opening a connection until it is tracked: its socket exists before the fork hook
+    can know it, so a fork waits for it. Otherwise a prefork worker forked meanwhile (the master
+    forks its first workers just as the supervisor opens its session) keeps a copy of the socket,
+    and the session, with its advisory locks, outlives the master until that worker exits."""
+    global _connects_in_progress  # noqa: PLW0603
+    with _connects_done:
+        _connects_in_progress += 1
+    try:
+        yield
+    finally:
+        with _connects_done:
+            _connects_in_progress -= 1
+            _connects_done.notify_all()
+
+
+def _wait_for_connects():
+    """Before a fork: let connections being opened get tracked (bounded: PostgreSQL may hang)."""
+    with _connects_done:
+        _connects_done.wait_for(lambda: not _connects_in_progress, FORK_WAIT_FOR_CONNECTS_S)
+
+
 def open_raw_connection(dbname, *, autocommit=True):
     """A dedicated psycopg2 connection (for advisory locks, LISTEN, queue bookkeeping)."""
     _name, params = connection_info_for(dbname)
-    connection = psycopg2.connect(**params)
+    with _opening():
+        connection = _track_connection(psycopg2.connect(**params))
     connection.autocommit = autocommit
-    return _track_connection(connection)
+    return connection
 
 
 class ConnectorDatabase:
@@ -62,7 +92,8 @@ class ConnectorDatabase:
 
     def cursor(self):
         """An Odoo cursor (usable with ``api.Environment``) on this private pool."""
-        return Connection(self._pool, self.dbname, self._params).cursor()
+        with _opening():  # the pool may open a connection
+            return Connection(self._pool, self.dbname, self._params).cursor()
 
     def environment(self, cr):
         """A superuser environment on ``cr`` (one of this pool's cursors).
@@ -111,8 +142,10 @@ def _detach_inherited_connections():
     """
     # The child runs one thread now; a lock some parent thread held at fork time stays held
     # forever in the child, so it gets a fresh one instead of waiting on it.
-    global _tracked_lock  # noqa: PLW0603
+    global _tracked_lock, _connects_done, _connects_in_progress  # noqa: PLW0603
     _tracked_lock = threading.Lock()
+    _connects_done = threading.Condition()
+    _connects_in_progress = 0
     connections = list(_tracked_connections)
     for pool in list(_tracked_pools):
         connections.extend(cnx for cnx, *_rest in pool._connections)
@@ -133,4 +166,4 @@ def _detach_inherited_connections():
         os.close(devnull)
 
 
-os.register_at_fork(after_in_child=_detach_inherited_connections)
+os.register_at_fork(before=_wait_for_connects, after_in_child=_detach_inherited_connections)

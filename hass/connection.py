@@ -26,8 +26,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import ssl
+import weakref
 
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import (
@@ -65,6 +67,9 @@ _logger = logging.getLogger(__name__)
 
 # Close code websockets sends when a message exceeds max_size (RFC 6455 "message too big").
 CLOSE_CODE_MESSAGE_TOO_BIG = 1009
+
+# The websockets this process opened, for _release_inherited_sockets.
+_open_websockets = weakref.WeakSet()
 
 
 class HAConnection:
@@ -224,6 +229,13 @@ class HAConnection:
     async def _request(self, message, *, callback=None, timeout_s=None):
         if self.closed:
             raise ConnectionLost(f"connection to {self.url} is closed: {self.close_reason}")
+        try:
+            # NaN or Infinity would make Home Assistant close the whole connection.
+            json.dumps(message, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise CommandFailed(
+                "invalid_format", f"{message.get('type')!r} cannot be sent as JSON: {error}"
+            ) from None
         timeout_s = self.command_timeout_s if timeout_s is None else timeout_s
         future = asyncio.get_running_loop().create_future()
         message_id = None
@@ -395,7 +407,7 @@ async def _open_websocket(url, endpoint, max_frame_bytes, open_timeout_s, verify
         context.verify_mode = ssl.CERT_NONE
         options["ssl"] = context
     try:
-        return await websocket_connect(
+        websocket = await websocket_connect(
             endpoint,
             max_size=max_frame_bytes,
             ping_interval=None,
@@ -406,6 +418,8 @@ async def _open_websocket(url, endpoint, max_frame_bytes, open_timeout_s, verify
         )
     except (InvalidHandshake, InvalidURI, OSError) as error:
         raise _open_failure(error, url, endpoint, open_timeout_s) from None
+    _open_websockets.add(websocket)
+    return websocket
 
 
 def _open_failure(error, url, endpoint, open_timeout_s):  # noqa: PLR0911 (one case per cause)
@@ -492,3 +506,30 @@ def _drop_transport(websocket):
     transport = getattr(websocket, "transport", None)
     if transport is not None and not transport.is_closing():
         transport.abort()
+
+
+def _release_inherited_sockets():
+    """In a forked child (e.g. an Odoo prefork worker): let go of the parent's HA sockets.
+
+    The child cannot use them (the event loop owning them did not survive the fork), but its
+    copy keeps the TCP connection open after the parent closed it or died: HA then counts, and
+    sends every event to, a client nobody reads, until the child exits. dup2() of /dev/null
+    drops the child's reference and keeps the descriptor number reserved, so the socket object
+    closing it later closes /dev/null, never an unrelated file that reused the number.
+    """
+    websockets = list(_open_websockets)
+    _open_websockets.clear()
+    if not websockets:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for websocket in websockets:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                descriptor = websocket.transport.get_extra_info("socket").fileno()
+                if descriptor >= 0:
+                    os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
+os.register_at_fork(after_in_child=_release_inherited_sockets)
