@@ -8,12 +8,15 @@ offer the same state: the first one written wins and the others are skipped, nev
 from psycopg2.extras import execute_values
 
 from ..models.ha_entity_history import state_to_number
+from .storable import storable_text, text_or_none
 
 INSERT_PAGE_ROWS = 1000
 
 
 def history_row(entity_record_id, instance_id, state, unit, last_changed, last_updated):
     """A row for ``insert_history_rows``; timestamps are naive UTC datetimes."""
+    state = state if state is None else storable_text(text_or_none(state))
+    unit = unit if unit is None else storable_text(text_or_none(unit))
     number = state_to_number(state)
     return (
         entity_record_id,

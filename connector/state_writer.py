@@ -26,6 +26,7 @@ from psycopg2.extras import Json, execute_values
 from ..hass.backoff import Backoff
 from ..models.ha_entity import split_domains
 from .history_rows import history_row, insert_history_rows
+from .storable import storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ class EntityStateWriter:
 
     def add_changes(self, changes):
         """``changes``: iterable of (entity_id, new state dict, or None when removed)."""
-        for entity_id, state in changes:
+        for raw_id, raw_state in changes:
+            entity_id = storable_text(raw_id)
+            state = None if raw_state is None else storable_state(raw_state)
             self._latest[entity_id] = state
             if state is not None:
                 self._points.append((entity_id, state))
@@ -74,7 +77,7 @@ class EntityStateWriter:
 
     def replace_all(self, states):
         """A full snapshot: every entity not in ``states`` is gone from Home Assistant."""
-        self._snapshot_ids = set(states)
+        self._snapshot_ids = {storable_text(entity_id) for entity_id in states}
         self._snapshot_committed.clear()
         self.add_changes(states.items())
 
@@ -205,12 +208,12 @@ class EntityStateWriter:
                     self.instance_id,
                     entity_id,
                     domain,
-                    attributes.get("friendly_name") or entity_id,
+                    text_or_none(attributes.get("friendly_name")) or entity_id,
                     state.get("state"),
                     Json(attributes),
                     parse_ha_time(state.get("last_changed")),
                     parse_ha_time(state.get("last_updated") or state.get("last_changed")),
-                    attributes.get("unit_of_measurement"),
+                    text_or_none(attributes.get("unit_of_measurement")),
                     area_id,
                     device_id,
                     records,  # record_history
@@ -291,7 +294,7 @@ class EntityStateWriter:
                     record_id,
                     self.instance_id,
                     state.get("state"),
-                    attributes.get("unit_of_measurement"),
+                    text_or_none(attributes.get("unit_of_measurement")),
                     parse_ha_time(state.get("last_changed")),
                     parse_ha_time(state.get("last_updated") or state.get("last_changed")),
                 )

@@ -128,7 +128,14 @@ class Params:
             return {}
         if not isinstance(value, dict):
             raise invalid(_("“%(name)s” must be a JSON object.", name=name))
-        if len(json.dumps(value)) > MAX_SERVICE_DATA_BYTES:
+        try:
+            # NaN and Infinity are not JSON: Home Assistant closes the connection on them.
+            encoded = json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise invalid(
+                _("“%(name)s” holds a number JSON cannot carry (NaN or Infinity).", name=name)
+            ) from None
+        if len(encoded) > MAX_SERVICE_DATA_BYTES:
             raise invalid(
                 _("“%(name)s” is larger than %(max)s bytes.", name=name, max=MAX_SERVICE_DATA_BYTES)
             )

@@ -1,6 +1,7 @@
 from . import (
     test_access,
     test_api,
+    test_bad_input,
     test_connection,
     test_connector,
     test_dashboard,

@@ -716,6 +716,32 @@ class TestJsonApi(HttpCase):
         # The SQL-ish id was only ever a parameter.
         self.assertTrue(self.env["ha.entity"].search_count([]))
 
+    def test_service_calls_that_would_widen_or_break_the_call_are_refused(self):
+        self.login(self.member)
+        call = {"ha_instance_id": self.live_id, "domain": "light", "service": "turn_on"}
+        cases = [
+            *(
+                ({"entity_id": LIGHT, "service_data": {key: "x"}}, "invalid_input")
+                for key in ("device_id", "area_id", "floor_id", "label_id")
+            ),
+            ({"entity_id": 5}, "invalid_input"),
+            ({"entity_id": [LIGHT, None]}, "invalid_input"),
+            ({"entity_id": "Light.Bed_Light"}, "invalid_input"),
+            ({"entity_id": LIGHT, "service_data": "brightness=3"}, "invalid_input"),
+            ({"entity_id": LIGHT, "service": ""}, "invalid_input"),
+            ({"entity_id": LIGHT, "service": "turn.on"}, "invalid_input"),
+            ({"entity_id": LIGHT, "target": {"area_id": "kitchen"}}, "invalid_input"),
+            # Home Assistant's JSON parser refuses NaN: it would drop the whole connection.
+            ({"entity_id": LIGHT, "service_data": {"brightness": float("nan")}}, "invalid_input"),
+            ({"entity_id": []}, "access_denied"),
+        ]
+        for params, error_type in cases:
+            with self.subTest(params=str(params)):
+                self.refused("call_service", error_type, **{**call, **params})
+        # The connection survived all of it.
+        self.ok("call_service", **call, entity_id=LIGHT)
+        self.wait_ha_state(LIGHT, "on")
+
     def test_token_is_in_no_response(self):
         # ``call`` checks every response body for the token; walk every route as a manager.
         self.login(self.manager)

@@ -263,6 +263,29 @@ def test_many_commands_in_flight(ha, run):
     run(main())
 
 
+def test_values_json_cannot_carry_are_refused_before_they_reach_home_assistant(ha, run):
+    async def main():
+        connection = await HAConnection.connect(ha.url, ha.token)
+        try:
+            for value in (float("nan"), float("inf")):
+                with pytest.raises(CommandFailed) as failure:
+                    await connection.call(
+                        "call_service",
+                        domain="light",
+                        service="turn_on",
+                        service_data={"brightness": value},
+                        target={"entity_id": LIGHT},
+                    )
+                assert failure.value.code == "invalid_format"
+            # Home Assistant closes the connection on such a frame; it never got one.
+            assert not connection.closed
+            assert (await connection.get_config())["version"] == "2024.3.3"
+        finally:
+            await connection.close()
+
+    run(main())
+
+
 def test_event_subscription_and_unsubscribe(ha, run):
     async def main():
         connection = await HAConnection.connect(ha.url, ha.token)

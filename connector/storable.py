@@ -1,0 +1,57 @@
+"""States made storable: what Python's JSON reads but PostgreSQL refuses.
+
+Python's ``json`` accepts NUL characters (``\\u0000``), unpaired surrogates (``\\ud800``) and
+the tokens ``NaN``/``Infinity``. PostgreSQL's text columns refuse NUL, ``jsonb`` refuses NUL,
+unpaired surrogates and non-finite numbers, and browsers cannot parse those tokens. One such
+value in a batch would fail every retry of the writer's transaction and hold back every later
+change of the instance, so they are replaced on the way in: characters by U+FFFD, non-finite
+numbers by null. Clean values, nearly all of them, are returned as they are, not copied.
+"""
+
+import json
+import math
+
+REPLACEMENT = "\ufffd"
+
+
+def storable_text(text):
+    if "\x00" in text:
+        text = text.replace("\x00", REPLACEMENT)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = "".join(REPLACEMENT if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
+
+
+def storable(value):
+    """``value`` (decoded JSON) with every unstorable string or number replaced."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        clean = all(storable(k) is k and storable(v) is v for k, v in value.items())
+        return value if clean else {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        clean = all(storable(item) is item for item in value)
+        return value if clean else [storable(item) for item in value]
+    return value
+
+
+def storable_state(state):
+    """A ``get_states``-shaped state, storable; a state that is not text (never from Home
+    Assistant itself) is stored as its JSON text."""
+    state = storable(state)
+    value = state.get("state")
+    if value is not None and not isinstance(value, str):
+        state = {**state, "state": json.dumps(value, ensure_ascii=False)}
+    return state
+
+
+def text_or_none(value):
+    """A text column's value from an attribute that should be text (a name, a unit)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
