@@ -11,6 +11,10 @@ double a state, whichever lands first. The flag is cleared per entity once its p
 written; a backfill cut short (connection lost, PostgreSQL down) resumes on the next
 connection.
 
+Every (re)connection also fills the gap: states HA recorded while the instance had no
+connection (HA or Odoo down, a takeover, a flush lost with PostgreSQL) are fetched for every
+recording entity from the newest stored row of the instance on, bounded by the same days.
+
 One round runs at a time per instance; requests arriving meanwhile run one more round after it.
 HA answers in one frame per request, so requests are bounded both in entities and in time.
 """
@@ -72,6 +76,25 @@ def read_plan(cr, instance_id):
         (instance_id,),
     )
     return cr.fetchall(), days
+
+
+def read_gap_plan(cr, instance_id):
+    """(newest stored history time of the instance or None, [(id, entity_id, unit)] of the
+    recording entities, days to fetch at most)."""
+    _pending, days = read_plan(cr, instance_id)
+    cr.execute(
+        "SELECT max(last_updated) FROM ha_entity_history WHERE instance_id = %s", (instance_id,)
+    )
+    since = cr.fetchone()[0]
+    cr.execute(
+        """
+        SELECT id, entity_id, unit_of_measurement FROM ha_entity
+         WHERE instance_id = %s AND record_history AND active AND NOT history_backfill_pending
+      ORDER BY entity_id
+        """,
+        (instance_id,),
+    )
+    return since, cr.fetchall(), days
 
 
 def history_request(entity_ids, start, end=None):
@@ -147,11 +170,14 @@ class HistoryBackfill:
         self._run_in_thread = run_in_thread
         self._wait_snapshot = wait_snapshot
         self._wanted = False
+        self._gap_wanted = False
         self._task = None
 
-    def request(self):
-        """Run a round soon. Event-loop thread only."""
+    def request(self, *, gap=False):
+        """Run a round soon; ``gap``: fill in what HA recorded since the newest stored row
+        too (after a (re)connection). Event-loop thread only."""
         self._wanted = True
+        self._gap_wanted = self._gap_wanted or gap
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
             self._task.add_done_callback(self._task_done)
@@ -172,7 +198,10 @@ class HistoryBackfill:
         while self._wanted:
             self._wanted = False
             await self._wait_snapshot()
+            gap, self._gap_wanted = self._gap_wanted, False
             try:
+                if gap:
+                    await self.fill_gap()
                 await self.backfill_pending()
             except (errors.NotConnected, errors.ConnectionLost) as error:
                 # The flags stay: the next connection resumes where this one stopped.
@@ -213,7 +242,27 @@ class HistoryBackfill:
         )
         return inserted
 
-    async def _backfill_chunk(self, chunk, start, end):
+    async def fill_gap(self):
+        """Fetch and store what HA recorded since the newest stored row; return new rows."""
+        since, entities, days = await self._in_transaction(read_gap_plan, self.instance_id)
+        if since is None or not entities or days <= 0:
+            return 0
+        end = datetime.now(UTC)
+        start = max(since.replace(tzinfo=UTC) - WINDOW_OVERLAP, end - timedelta(days=days))
+        inserted = 0
+        for index in range(0, len(entities), ENTITIES_PER_REQUEST):
+            chunk = entities[index : index + ENTITIES_PER_REQUEST]
+            inserted += await self._backfill_chunk(chunk, start, end, clear_pending=False)
+        if inserted:
+            _logger.info(
+                "Filled in %s history rows of instance %s recorded by Home Assistant since %s",
+                inserted,
+                self.instance_id,
+                since,
+            )
+        return inserted
+
+    async def _backfill_chunk(self, chunk, start, end, *, clear_pending=True):
         entity_ids = [entity_id for _id, entity_id, _unit in chunk]
         inserted = 0
         window_start = start
@@ -225,7 +274,9 @@ class HistoryBackfill:
                 timeout_s=REQUEST_TIMEOUT_S,
             )
             rows = rows_from_history(result, chunk, self.instance_id)
-            finished = [record_id for record_id, _eid, _unit in chunk] if last else ()
+            finished = (
+                [record_id for record_id, _eid, _unit in chunk] if last and clear_pending else ()
+            )
             inserted += await self._in_transaction(store_rows, rows, finished)
             if last:
                 return inserted

@@ -176,8 +176,9 @@ class InstanceConnector(threading.Thread):
     def _on_status(self, status, error=None):
         self._spawn(self._record_status(status, error))
         if status == "connected":
-            # Resumes backfills cut short by a lost connection or requested while there was none.
-            self.backfill.request()
+            # Resumes backfills cut short by a lost connection or requested while there was
+            # none, and fills in what HA recorded while this instance had no connection.
+            self.backfill.request(gap=True)
 
     def _on_new_recording(self):
         self.backfill.request()

@@ -310,6 +310,36 @@ class TestHistoryBackfill(ConnectorCase):
         self.wait_backfilled(instance_id)
         self.assertEqual(self.history_count(instance_id, probe), 5)
 
+    def test_changes_made_while_disconnected_are_filled_in_on_reconnect(self):
+        instance_id = self.create_instance()
+        supervisor = self.start_supervisor(instance_id)
+        self.wait_status(instance_id, "connected")
+        self.wait_backfilled(instance_id)
+        probe = f"sensor.gap_probe_{int(time.time() * 1000)}"
+        self.addCleanup(self._remove_state, probe)
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        self.rest.post(f"/api/states/{probe}", {"state": "1"})
+        self.wait_until(
+            lambda: self.history_count(instance_id, probe) == 1, f"{probe} never recorded"
+        )
+
+        # No connection (Odoo down, a takeover, a lost flush): HA goes on recording.
+        supervisor.stop()
+        for value in ("2", "3", "4"):
+            self.rest.post(f"/api/states/{probe}", {"state": value})
+        self.assertEqual(self.history_count(instance_id, probe), 1)
+
+        self.start_supervisor(instance_id)
+        self.wait_until(
+            lambda: self.history_count(instance_id, probe) == 4,
+            f"the states {probe} took while disconnected were never filled in",
+        )
+        time.sleep(1.1)  # every state lies before ``end``
+        end = datetime.now(UTC) - timedelta(seconds=1)
+        expected = self.ha_points(instance_id, [probe], started, end)
+        self.assertEqual([point[0] for point in expected[probe]], ["1", "2", "3", "4"])
+        self.assertEqual(self.odoo_points(instance_id, [probe], started, end), expected)
+
     # Helpers ------------------------------------------------------------------------------
 
     def set_recording(self, instance_id, entity_id, record):
