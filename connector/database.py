@@ -23,6 +23,8 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.sql_db import Connection, ConnectionPool, connection_info_for
 
+from ..hass.forking import release_descriptors
+
 _logger = logging.getLogger(__name__)
 
 # One instance connector needs few connections at once: its state writer thread and its two
@@ -152,18 +154,12 @@ def _detach_inherited_connections():
         pool._connections.clear()
         pool._lock = threading.Lock()
     _tracked_connections.clear()
-    if not connections:
-        return
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        for connection in connections:
-            try:
-                if not connection.closed:
-                    os.dup2(devnull, connection.fileno())
-            except (OSError, psycopg2.Error):
-                pass
-    finally:
-        os.close(devnull)
+    descriptors = []
+    for connection in connections:
+        with contextlib.suppress(psycopg2.Error):
+            if not connection.closed:
+                descriptors.append(connection.fileno())
+    release_descriptors(descriptors)
 
 
 os.register_at_fork(before=_wait_for_connects, after_in_child=_detach_inherited_connections)

@@ -55,8 +55,8 @@ def _int_param(value, default):
         return default
 
 
-def read_plan(cr, instance_id):
-    """([(ha.entity id, entity_id, unit)] waiting for a backfill, days to fetch)."""
+def read_backfill_days(cr):
+    """How many days of the past a backfill fetches at most."""
     cr.execute(
         "SELECT key, value FROM ir_config_parameter WHERE key IN %s",
         ((HISTORY_BACKFILL_DAYS_PARAM, HISTORY_RETENTION_DAYS_PARAM),),
@@ -67,6 +67,12 @@ def read_plan(cr, instance_id):
     if retention > 0:
         # Rows past the retention would be purged by the next daily run.
         days = min(days, retention)
+    return days
+
+
+def read_plan(cr, instance_id):
+    """([(ha.entity id, entity_id, unit)] waiting for a backfill, days to fetch)."""
+    days = read_backfill_days(cr)
     cr.execute(
         """
         SELECT id, entity_id, unit_of_measurement FROM ha_entity
@@ -81,7 +87,7 @@ def read_plan(cr, instance_id):
 def read_gap_plan(cr, instance_id):
     """(newest stored history time of the instance or None, [(id, entity_id, unit)] of the
     recording entities, days to fetch at most)."""
-    _pending, days = read_plan(cr, instance_id)
+    days = read_backfill_days(cr)
     cr.execute(
         "SELECT max(last_updated) FROM ha_entity_history WHERE instance_id = %s", (instance_id,)
     )
@@ -228,11 +234,7 @@ class HistoryBackfill:
             await self._in_transaction(clear_pending, [entity[0] for entity in entities])
             return 0
         end = datetime.now(UTC)
-        start = end - timedelta(days=days)
-        inserted = 0
-        for index in range(0, len(entities), ENTITIES_PER_REQUEST):
-            chunk = entities[index : index + ENTITIES_PER_REQUEST]
-            inserted += await self._backfill_chunk(chunk, start, end)
+        inserted = await self._fetch(entities, end - timedelta(days=days), end)
         _logger.info(
             "Backfilled %s history rows of %s entities of instance %s (last %s days)",
             inserted,
@@ -249,10 +251,7 @@ class HistoryBackfill:
             return 0
         end = datetime.now(UTC)
         start = max(since.replace(tzinfo=UTC) - WINDOW_OVERLAP, end - timedelta(days=days))
-        inserted = 0
-        for index in range(0, len(entities), ENTITIES_PER_REQUEST):
-            chunk = entities[index : index + ENTITIES_PER_REQUEST]
-            inserted += await self._backfill_chunk(chunk, start, end, clear_pending=False)
+        inserted = await self._fetch(entities, start, end, clear_pending=False)
         if inserted:
             _logger.info(
                 "Filled in %s history rows of instance %s recorded by Home Assistant since %s",
@@ -262,7 +261,16 @@ class HistoryBackfill:
             )
         return inserted
 
-    async def _backfill_chunk(self, chunk, start, end, *, clear_pending=True):
+    async def _fetch(self, entities, start, end, *, clear_pending=True):
+        """Store HA's states of ``entities`` between ``start`` and ``end``, a bounded number of
+        entities per request; ``clear_pending``: their backfill is done once stored."""
+        inserted = 0
+        for index in range(0, len(entities), ENTITIES_PER_REQUEST):
+            chunk = entities[index : index + ENTITIES_PER_REQUEST]
+            inserted += await self._backfill_chunk(chunk, start, end, clear_pending=clear_pending)
+        return inserted
+
+    async def _backfill_chunk(self, chunk, start, end, *, clear_pending):
         entity_ids = [entity_id for _id, entity_id, _unit in chunk]
         inserted = 0
         window_start = start

@@ -61,6 +61,7 @@ from .errors import (
     ProtocolError,
     RequestTimeout,
 )
+from .forking import release_descriptors
 from .urls import websocket_url
 
 _logger = logging.getLogger(__name__)
@@ -509,27 +510,15 @@ def _drop_transport(websocket):
 
 
 def _release_inherited_sockets():
-    """In a forked child (e.g. an Odoo prefork worker): let go of the parent's HA sockets.
-
-    The child cannot use them (the event loop owning them did not survive the fork), but its
-    copy keeps the TCP connection open after the parent closed it or died: HA then counts, and
-    sends every event to, a client nobody reads, until the child exits. dup2() of /dev/null
-    drops the child's reference and keeps the descriptor number reserved, so the socket object
-    closing it later closes /dev/null, never an unrelated file that reused the number.
-    """
+    """In a forked child (e.g. an Odoo prefork worker): let go of the parent's HA sockets,
+    which its event loop did not survive the fork to use (see forking.py)."""
     websockets = list(_open_websockets)
     _open_websockets.clear()
-    if not websockets:
-        return
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        for websocket in websockets:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                descriptor = websocket.transport.get_extra_info("socket").fileno()
-                if descriptor >= 0:
-                    os.dup2(devnull, descriptor)
-    finally:
-        os.close(devnull)
+    descriptors = []
+    for websocket in websockets:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            descriptors.append(websocket.transport.get_extra_info("socket").fileno())
+    release_descriptors(descriptors)
 
 
 os.register_at_fork(after_in_child=_release_inherited_sockets)
