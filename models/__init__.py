@@ -10,5 +10,6 @@ from . import (
     ha_ws_request_queue,
     ir_websocket,
     res_config_settings,
+    res_groups,
     res_users,
 )

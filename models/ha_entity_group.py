@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .ha_realtime_update import ACCESS_CHANGED
+
 
 class HaEntityGroup(models.Model):
     """Grants a set of users access to a set of entities of one instance.
@@ -44,6 +46,9 @@ class HaEntityGroup(models.Model):
     tag_ids = fields.Many2many("ha.entity.group.tag", string="Tags")
     description = fields.Text()
     entity_count = fields.Integer(compute="_compute_entity_count")
+    # Part of this group's bus channel name; raised when someone loses access to the group
+    # (see ha.realtime.update).
+    bus_generation = fields.Integer(readonly=True, copy=False, default=0)
 
     @api.depends("entity_ids")
     def _compute_entity_count(self):
@@ -64,3 +69,36 @@ class HaEntityGroup(models.Model):
                         entities=", ".join(foreign.mapped("entity_id")),
                     )
                 )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        groups = super().create(vals_list)
+        for user in groups.user_ids:
+            self.env["ha.realtime.update"]._notify_user(user, ACCESS_CHANGED, {})
+        return groups
+
+    def write(self, vals):
+        # Bus channels follow membership and content (see ha.realtime.update).
+        members_change = "user_ids" in vals
+        content_change = "entity_ids" in vals or "instance_id" in vals
+        if not (members_change or content_change):
+            return super().write(vals)
+        realtime = self.env["ha.realtime.update"]
+        old = {group: (group.user_ids, group.entity_ids, group.instance_id) for group in self}
+        before = realtime._access_snapshot(self.user_ids) if members_change else None
+        result = super().write(vals)
+        if members_change:
+            newcomers = self.env["res.users"].union(
+                *(group.user_ids - old[group][0] for group in self)
+            )
+            realtime._apply_access_change(before, newcomers)
+        if content_change:
+            # Members who lose entities must not replay those entities' rows from the bus.
+            shrunk = self.filtered(lambda g: old[g][1] - g.entity_ids or old[g][2] != g.instance_id)
+            realtime._retire_scopes({(g._name, g.id) for g in shrunk})
+            realtime._notify_scopes_changed(self - shrunk)
+        return result
+
+    def unlink(self):
+        self.env["ha.realtime.update"]._retire_scopes({(g._name, g.id) for g in self})
+        return super().unlink()

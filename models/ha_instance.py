@@ -13,6 +13,7 @@ from ..hass import errors
 from ..hass.probe import check_connection
 from ..hass.urls import base_url
 from .ha_entity import check_domain_list, split_domains
+from .ha_realtime_update import ACCESS_CHANGED
 from .res_config_settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM
 
 MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
@@ -104,6 +105,9 @@ class HaInstance(models.Model):
     ha_version = fields.Char(string="Home Assistant Version", readonly=True, copy=False)
     entity_count = fields.Integer(readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
+    # Part of the bus channel of all this instance's entities; raised when someone loses
+    # manager access (see ha.realtime.update).
+    bus_generation = fields.Integer(readonly=True, copy=False, default=0)
 
     entity_ids = fields.One2many("ha.entity", "instance_id", string="Entities")
     area_ids = fields.One2many("ha.area", "instance_id", string="Areas")
@@ -166,6 +170,8 @@ class HaInstance(models.Model):
                 vals["history_domains"] = ", ".join(split_domains(vals["history_domains"]))
         instances = super().create(vals_list)
         instances._notify_connection_change("reload")
+        # Managers' open sessions join the new instance's channel.
+        self.env.ref(MANAGER_GROUP)._bus_send(ACCESS_CHANGED, {})
         return instances
 
     def write(self, vals):

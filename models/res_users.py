@@ -1,5 +1,13 @@
 from odoo import fields, models
 
+# res.users fields that can change what a user may read of Home Assistant data.
+ACCESS_FIELDS = ("groups_id", "active", "share")
+ACCESS_FIELD_PREFIXES = ("in_group_", "sel_groups_")
+
+
+def _changes_access(vals):
+    return any(key in ACCESS_FIELDS or key.startswith(ACCESS_FIELD_PREFIXES) for key in vals)
+
 
 class ResUsers(models.Model):
     _inherit = "res.users"
@@ -18,3 +26,12 @@ class ResUsers(models.Model):
     @property
     def SELF_WRITEABLE_FIELDS(self):
         return [*super().SELF_WRITEABLE_FIELDS, "current_ha_instance_id"]
+
+    def write(self, vals):
+        if not _changes_access(vals):
+            return super().write(vals)
+        realtime = self.env["ha.realtime.update"]
+        before = realtime._access_snapshot(self)
+        result = super().write(vals)
+        realtime._apply_access_change(before)
+        return result

@@ -12,6 +12,7 @@ from odoo import SUPERUSER_ID, api
 
 from ..connector.supervisor import ConnectorSupervisor
 from ..hass.rest import HARestClient
+from ..models.ha_realtime_update import INSTANCE_SCOPE_PREFIX
 from .common import HaServerCase
 
 # Everything the connector does here takes well under a second; these limits only bound how
@@ -101,8 +102,15 @@ class ConnectorCase(HaServerCase):
         return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows}
 
     def bus_messages(self, instance_id, after_id, message_type):
-        """Payloads of bus rows sent on the instance's channel after bus row ``after_id``."""
-        channel = json.dumps([self.dbname, "ha.instance", instance_id], separators=(",", ":"))
+        """Payloads of bus rows sent on the channel of all the instance's entities (the
+        managers' scope) after bus row ``after_id``."""
+        (generation,) = self.query(
+            "SELECT bus_generation FROM ha_instance WHERE id = %s", (instance_id,)
+        )[0]
+        channel = json.dumps(
+            [self.dbname, "ha.instance", instance_id, f"{INSTANCE_SCOPE_PREFIX}/{generation}"],
+            separators=(",", ":"),
+        )
         rows = self.query(
             "SELECT message FROM bus_bus WHERE id > %s AND channel = %s ORDER BY id",
             (after_id, channel),

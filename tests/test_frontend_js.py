@@ -5,12 +5,13 @@ import threading
 import time
 from contextlib import contextmanager
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import HttpCase, no_retry, tagged
 
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 
+from ..models.ha_realtime_update import scope_channel
 from .common import HaTestCommon
 
 # The hoot suite of this addon: test modules named "@odoo_ha_addon/...".
@@ -127,22 +128,50 @@ BRIDGE_JS = """
 })()
 """
 BRIDGE_LOADED = "odoo_ha_addon: entities loaded"
+# On the dashboard as rendered: the kitchen light's card is shown, then leaves the page when
+# the test withdraws it from the user (the outside sensor, granted by another group, stays).
+WITHDRAW_JS = """
+(async () => {
+    const card = (id) => document.querySelector(`.o_ha_entity_card[data-entity-id='${id}']`);
+    const waitFor = async (what, predicate) => {
+        const deadline = Date.now() + 20000;
+        while (!predicate()) {
+            if (Date.now() > deadline) {
+                throw new Error(`The dashboard never showed: ${what}`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+    };
+    await waitFor("both cards", () => card("light.kitchen") && card("sensor.outside_temperature"));
+    console.log("%(loaded)s");
+    await waitFor("the withdrawn card gone", () => !card("light.kitchen"));
+    if (!card("sensor.outside_temperature")) {
+        throw new Error("The card of an entity still granted left the page too");
+    }
+    console.log("test successful");
+})()
+"""
 SUBSCRIBE_TIMEOUT_S = 30
 
 
 @tagged("post_install", "-at_install")
 class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
-    """In the real web client, a notification on an instance's bus channel reaches ha_data
+    """In the real web client, a notification on a scope's bus channel reaches ha_data
     through the browser's websocket and HaBusBridge (WebsocketCase lets the test server accept
     the browser's websocket)."""
 
     def _send_change_when_subscribed(self, errors):
-        channel = hashable(channel_with_db(self.registry.db_name, self.instance))
+        # The member's scope: the entity group that grants light.kitchen.
+        channel = hashable(
+            channel_with_db(self.registry.db_name, scope_channel(self.group_kitchen))
+        )
         try:
             deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
             while not dispatch._channels_to_ws.get(channel):
                 if time.monotonic() > deadline:
-                    raise AssertionError("the browser never subscribed to the instance channel")
+                    raise AssertionError(
+                        "the browser never subscribed to its entity group's channel"
+                    )
                 time.sleep(0.05)
             # The test cursor of HttpCase, as the server's request threads use it.
             with self.registry.cursor() as cr:
@@ -164,6 +193,54 @@ class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
                 websocket.trigger_notification_dispatching()
         except Exception as error:  # noqa: BLE001 - reported by the test's main thread
             errors.append(error)
+
+    def _withdraw_when_subscribed(self, errors):
+        channel = hashable(
+            channel_with_db(self.registry.db_name, scope_channel(self.group_kitchen))
+        )
+        try:
+            deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
+            while not dispatch._channels_to_ws.get(channel):
+                if time.monotonic() > deadline:
+                    raise AssertionError("the browser never subscribed to its group's channel")
+                time.sleep(0.05)
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["ha.entity.group"].browse(self.group_kitchen.id).write(
+                    {"user_ids": [Command.unlink(self.user_member.id)]}
+                )
+            for websocket in list(dispatch._channels_to_ws.get(channel, ())):
+                websocket.trigger_notification_dispatching()
+        except Exception as error:  # noqa: BLE001 - reported by the test's main thread
+            errors.append(error)
+
+    @no_retry
+    def test_a_withdrawn_entity_leaves_the_open_dashboard(self):
+        self.env["ha.entity.group"].create(
+            {
+                "name": "Outside",
+                "instance_id": self.instance.id,
+                "entity_ids": [Command.link(self.sensor_outside.id)],
+                "user_ids": [Command.link(self.user_member.id)],
+            }
+        )
+        errors = []
+        withdrawer = threading.Thread(target=self._withdraw_when_subscribed, args=(errors,))
+
+        def on_message(message):
+            if message == BRIDGE_LOADED:
+                withdrawer.start()
+
+        with _BrowserLog(on_message).attached(self):
+            self.browser_js(
+                "/odoo/action-odoo_ha_addon.ha_dashboard_action",
+                WITHDRAW_JS % {"loaded": BRIDGE_LOADED},
+                "odoo.isReady === true",
+                login="ha_test_member",
+                timeout=60,
+            )
+        withdrawer.join(SUBSCRIBE_TIMEOUT_S)
+        self.assertFalse(errors)
 
     @no_retry
     def test_entity_change_reaches_ha_data(self):

@@ -6,48 +6,170 @@ from odoo.tests import new_test_user, tagged
 from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.ha_realtime_update import ENTITY_CHANGES, INSTANCE_STATUS
+from ..models.ha_realtime_update import (
+    ACCESS_CHANGED,
+    ENTITIES_RELOAD,
+    ENTITY_CHANGES,
+    INSTANCE_STATUS,
+    scope_channel,
+)
 from .common import HaTestCommon
 
 
+def _change(state):
+    return {"state": state, "attributes": {}, "last_updated": "2024-03-01T12:00:00+00:00"}
+
+
 class BusRowsMixin:
+    def setUp(self):
+        super().setUp()
+        self._bus_start = self._bus_mark()
+
+    def _bus_mark(self):
+        """The last bus row written so far (rows are written when a transaction commits:
+        what the fixtures queued is written now, so a test sees its own rows only)."""
+        self.env.cr.precommit.run()
+        return self.env["bus.bus"].sudo()._bus_last_id()
+
     def _bus_rows(self, target):
-        self.env.cr.precommit.run()  # bus.bus rows are written when the transaction commits
+        """Messages sent to ``target`` since the test started."""
+        self.env.cr.precommit.run()
         channel = json_dump(channel_with_db(self.env.cr.dbname, target))
+        rows = (
+            self.env["bus.bus"]
+            .sudo()
+            .search([("channel", "=", channel), ("id", ">", self._bus_start)], order="id")
+        )
+        return [json.loads(row.message) for row in rows]
+
+    def _rows_since(self, bus_id):
+        """(channel, message) of every bus row written after ``bus_id``."""
+        self.env.cr.precommit.run()
         return [
-            json.loads(row.message)
-            for row in self.env["bus.bus"].sudo().search([("channel", "=", channel)])
+            (json.loads(row.channel), json.loads(row.message))
+            for row in self.env["bus.bus"].sudo().search([("id", ">", bus_id)], order="id")
         ]
 
 
 @tagged("post_install", "-at_install")
 class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
-    def test_entity_changes_make_one_bus_row_per_instance(self):
-        self.group_kitchen.user_ids = [Command.link(self.user_outsider.id)]  # two watchers
-        changes = {"light.kitchen": {"state": "off"}, "sensor.outside_temperature": {"state": "3"}}
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.group_outside = cls.env["ha.entity.group"].create(
+            {
+                "name": "Outside",
+                "instance_id": cls.instance.id,
+                "entity_ids": [Command.link(cls.sensor_outside.id)],
+                "user_ids": [Command.link(cls.user_outsider.id)],
+            }
+        )
+        cls.group_empty = cls.env["ha.entity.group"].create(
+            {
+                "name": "Nobody",
+                "instance_id": cls.instance.id,
+                "entity_ids": [Command.link(cls.light_kitchen.id)],
+            }
+        )
+
+    def _notify(self, changes):
         self.env["ha.realtime.update"]._notify_entity_changes(self.instance, changes)
-        self.env["ha.realtime.update"]._notify_entity_changes(self.instance, {})
-        rows = self._bus_rows(self.instance)
+
+    def test_each_scope_gets_only_its_entities(self):
+        changes = {"light.kitchen": _change("off"), "sensor.outside_temperature": _change("3")}
+        self._notify(changes)
+        self._notify({})
+        everything = {"instance_id": self.instance.id, "changes": changes}
         self.assertEqual(
-            rows,
+            self._bus_rows(scope_channel(self.instance)),
+            [{"type": ENTITY_CHANGES, "payload": everything}],
+        )
+        self.assertEqual(
+            [
+                row["payload"]["changes"]
+                for row in self._bus_rows(scope_channel(self.group_kitchen))
+            ],
+            [{"light.kitchen": changes["light.kitchen"]}],
+        )
+        self.assertEqual(
+            [
+                row["payload"]["changes"]
+                for row in self._bus_rows(scope_channel(self.group_outside))
+            ],
+            [{"sensor.outside_temperature": changes["sensor.outside_temperature"]}],
+        )
+        # A group nobody belongs to costs no row; nothing goes to people directly.
+        self.assertFalse(self._bus_rows(scope_channel(self.group_empty)))
+        self.assertFalse(self._bus_rows(self.user_member.partner_id))
+        self.assertFalse(self._bus_rows(self.instance))
+
+    def test_an_entity_in_no_group_reaches_the_instance_scope_only(self):
+        bus_id = self._bus_mark()
+        self._notify({"device_tracker.paulus": _change("home")})
+        rows = self._rows_since(bus_id)
+        self.assertEqual([channel[-1] for channel, _message in rows], ["ha_all/0"])
+
+    def test_rows_per_flush_follow_scopes_not_users(self):
+        users = [
+            new_test_user(self.env, login=f"ha_test_many_{n}", groups="odoo_ha_addon.group_ha_user")
+            for n in range(10)
+        ]
+        groups = self.env["ha.entity.group"].create(
             [
                 {
-                    "type": ENTITY_CHANGES,
-                    "payload": {"instance_id": self.instance.id, "changes": changes},
+                    "name": f"Scope {n}",
+                    "instance_id": self.instance.id,
+                    "entity_ids": [Command.link(self.light_kitchen.id)],
+                    "user_ids": [Command.set([u.id for u in users[n::3]])],
                 }
-            ],
+                for n in range(3)
+            ]
         )
-        self.assertFalse(self._bus_rows(self.user_member.partner_id))
+        self.assertEqual(len(groups.user_ids), 10)
+        bus_id = self._bus_mark()
+        self._notify({"light.kitchen": _change("off"), "sensor.outside_temperature": _change("2")})
+        # The instance scope, group_kitchen, group_outside and the three new groups.
+        self.assertEqual(len(self._rows_since(bus_id)), 6)
 
-    def test_instance_status_never_carries_the_token(self):
+    def test_status_and_reload_reach_every_scope_of_the_instance_without_the_token(self):
         self.instance.sudo().write({"ha_version": "2024.3.3", "entity_count": 7})
-        self.env["ha.realtime.update"]._notify_instance_status(self.instance)
-        (row,) = self._bus_rows(self.instance)
-        self.assertEqual(row["type"], INSTANCE_STATUS)
-        self.assertEqual(row["payload"]["status"], "disconnected")
-        self.assertEqual(row["payload"]["ha_version"], "2024.3.3")
-        self.assertEqual(row["payload"]["entity_count"], 7)
-        self.assertNotIn(self.TOKEN, json.dumps(row))
+        realtime = self.env["ha.realtime.update"]
+        realtime._notify_instance_status(self.instance)
+        realtime._notify_entities_reload(self.instance)
+        for scope in (self.instance, self.group_kitchen, self.group_outside):
+            status, reload = self._bus_rows(scope_channel(scope))
+            self.assertEqual(status["type"], INSTANCE_STATUS)
+            self.assertEqual(status["payload"]["status"], "disconnected")
+            self.assertEqual(status["payload"]["entity_count"], 7)
+            self.assertNotIn(self.TOKEN, json.dumps(status))
+            self.assertEqual(
+                reload, {"type": ENTITIES_RELOAD, "payload": {"instance_id": self.instance.id}}
+            )
+        self.assertFalse(self._bus_rows(scope_channel(self.other_instance)))
+        self.assertFalse(self._bus_rows(scope_channel(self.group_empty)))
+
+    def test_scopes_are_what_the_orm_gives_the_user(self):
+        realtime = self.env["ha.realtime.update"]
+        for user in (self.user_member, self.user_outsider):
+            self.assertEqual(
+                realtime._user_scopes(user),
+                self.env["ha.entity.group"].with_user(user).search([]),
+            )
+            # Every entity of those groups, and nothing else, is readable by the user.
+            self.assertEqual(
+                realtime._user_scopes(user).entity_ids,
+                self.env["ha.entity"].with_user(user).search([]),
+            )
+        self.assertEqual(
+            realtime._user_scopes(self.manager),
+            self.env["ha.instance"]
+            .with_user(self.manager)
+            .with_context(active_test=False)
+            .search([]),
+        )
+        portal = new_test_user(self.env, login="ha_test_portal", groups="base.group_portal")
+        self.group_kitchen.user_ids = [Command.link(portal.id)]
+        self.assertFalse(realtime._user_scopes(portal))
 
     def test_user_notification_goes_to_that_user_only(self):
         self.env["ha.realtime.update"]._notify_user(
@@ -63,60 +185,208 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
             ],
         )
         self.assertFalse(self._bus_rows(self.user_outsider.partner_id))
-        self.assertFalse(self._bus_rows(self.instance))
+
+    def test_removing_a_member_moves_the_group_to_a_new_channel(self):
+        old_channel = scope_channel(self.group_kitchen)
+        self.group_kitchen.write({"user_ids": [Command.unlink(self.user_member.id)]})
+        self.assertEqual(self.group_kitchen.bus_generation, 1)
+        self.assertEqual([row["type"] for row in self._bus_rows(old_channel)], [ACCESS_CHANGED])
+        # The new channel carries what follows; the old one never carries anything again.
+        self.group_kitchen.write({"user_ids": [Command.link(self.user_outsider.id)]})
+        self._notify({"light.kitchen": _change("off")})
+        self.assertEqual([row["type"] for row in self._bus_rows(old_channel)], [ACCESS_CHANGED])
+        self.assertEqual(
+            [row["type"] for row in self._bus_rows(scope_channel(self.group_kitchen))],
+            [ENTITY_CHANGES],
+        )
+        # The newcomer is told to subscribe again; the other groups kept their channels.
+        self.assertEqual(
+            [row["type"] for row in self._bus_rows(self.user_outsider.partner_id)],
+            [ACCESS_CHANGED],
+        )
+        self.assertEqual(self.group_outside.bus_generation, 0)
+        self.assertEqual(self.instance.bus_generation, 0)
+
+    def test_removing_an_entity_from_a_group_retires_its_channel_adding_one_does_not(self):
+        self.group_kitchen.write({"entity_ids": [Command.link(self.sensor_outside.id)]})
+        self.assertEqual(self.group_kitchen.bus_generation, 0)
+        self.assertEqual(
+            [row["type"] for row in self._bus_rows(scope_channel(self.group_kitchen))],
+            [ACCESS_CHANGED],
+        )
+        self.group_kitchen.write({"entity_ids": [Command.unlink(self.sensor_outside.id)]})
+        self.assertEqual(self.group_kitchen.bus_generation, 1)
+
+    def test_losing_home_assistant_rights_retires_every_scope_of_the_user(self):
+        manager = new_test_user(
+            self.env, login="ha_test_boss", groups="odoo_ha_addon.group_ha_manager"
+        )
+        manager.write(
+            {"groups_id": [Command.unlink(self.env.ref("odoo_ha_addon.group_ha_manager").id)]}
+        )
+        self.assertEqual((self.instance.bus_generation, self.other_instance.bus_generation), (1, 1))
+        self.user_member.write({"active": False})
+        self.assertEqual(self.group_kitchen.bus_generation, 1)
+        self.assertEqual(self.group_outside.bus_generation, 0)
+        # Promoted to manager: the old group loses nobody, the user joins every instance.
+        self.user_outsider.write(
+            {"groups_id": [Command.link(self.env.ref("odoo_ha_addon.group_ha_manager").id)]}
+        )
+        self.assertEqual(self.group_outside.bus_generation, 0)
+        self.assertEqual(
+            [row["type"] for row in self._bus_rows(self.user_outsider.partner_id)],
+            [ACCESS_CHANGED],
+        )
+
+    def test_membership_edited_from_the_access_group_form(self):
+        manager_group = self.env.ref("odoo_ha_addon.group_ha_manager")
+        manager_group.write({"users": [Command.link(self.user_member.id)]})
+        self.assertEqual(
+            [row["type"] for row in self._bus_rows(self.user_member.partner_id)], [ACCESS_CHANGED]
+        )
+        manager_group.write({"users": [Command.unlink(self.user_member.id)]})
+        self.assertEqual(self.instance.bus_generation, 1)
 
 
 @tagged("post_install", "-at_install")
-class TestInstanceChannelSubscription(WebsocketCase, HaTestCommon):
-    """A browser session is subscribed to the channels of the instances its user may see."""
+class TestScopeSubscription(WebsocketCase, HaTestCommon):
+    """Real sessions on Odoo's /websocket receive exactly what their user may read."""
 
-    def _connect(self, login):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Entity = cls.env["ha.entity"]
+        cls.switch_lights = Entity.create(
+            {"instance_id": cls.instance.id, "entity_id": "switch.decorative_lights", "state": "on"}
+        )
+        cls.others = Entity.create(
+            [
+                {"instance_id": cls.instance.id, "entity_id": entity_id, "state": "x"}
+                for entity_id in (
+                    "device_tracker.demo_paulus",
+                    "light.ceiling_lights",
+                    "sensor.bench_5",
+                )
+            ]
+        )
+        # A colleague stays in the group: its channel goes on carrying the switch's changes.
+        cls.colleague = new_test_user(
+            cls.env, login="ha_test_colleague", groups="odoo_ha_addon.group_ha_user"
+        )
+        cls.group_switch = cls.env["ha.entity.group"].create(
+            {
+                "name": "Switches",
+                "instance_id": cls.instance.id,
+                "entity_ids": [Command.link(cls.switch_lights.id)],
+                "user_ids": [Command.link(cls.user_member.id), Command.link(cls.colleague.id)],
+                "access_level": "control",
+            }
+        )
+        cls.group_kitchen.access_level = "view"
+        cls.employee = new_test_user(cls.env, login="ha_test_employee", groups="base.group_user")
+        cls.portal = new_test_user(cls.env, login="ha_test_portal", groups="base.group_portal")
+        # Even listed in a group, neither may read anything: no Home Assistant rights.
+        cls.group_kitchen.write(
+            {"user_ids": [Command.link(cls.employee.id), Command.link(cls.portal.id)]}
+        )
+
+    def _connect(self, login, last=None):
         session = self.authenticate(login, login)
         websocket = self.websocket_connect(cookie=f"session_id={session.sid};")
-        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id())
+        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id() if last is None else last)
         return websocket
 
-    def _received(self, websocket, *types):
-        """The notifications of the given types in the next batch the websocket receives."""
-        return [n for n in json.loads(websocket.recv()) if n["message"]["type"] in types]
+    def _dispatch(self):
+        # The bus is told of new rows by a NOTIFY after commit, which tests never do.
+        self.env.cr.precommit.run()
+        for websockets in list(self._subscribed().values()):
+            for websocket in list(websockets):
+                websocket.trigger_notification_dispatching()
 
-    def _send_changes_to_both_instances(self):
-        realtime = self.env["ha.realtime.update"]
-        realtime._notify_entity_changes(self.other_instance, {"switch.pump": {"state": "on"}})
-        realtime._notify_entity_changes(self.instance, {"light.kitchen": {"state": "off"}})
-        self.trigger_notification_dispatching([self.instance, self.other_instance])
+    def _subscribed(self):
+        from odoo.addons.bus.models.bus import dispatch
 
-    def test_member_receives_only_their_instance(self):
+        return dispatch._channels_to_ws
+
+    def _received_entities(self, websocket, user):
+        """Entity ids of every entity change the websocket receives, up to a ping sent last to
+        ``user`` (which proves nothing else is on its way)."""
+        self.env["ha.realtime.update"]._notify_user(user, "ping", {})
+        self._dispatch()
+        received = []
+        while True:
+            for notification in json.loads(websocket.recv()):
+                message = notification["message"]
+                if message["type"] == "ping":
+                    return sorted(received)
+                if message["type"] == ENTITY_CHANGES:
+                    received += message["payload"]["changes"]
+
+    def _three_others_and_two_granted_change(self):
+        changes = {entity.entity_id: _change("changed") for entity in self.others}
+        changes["light.kitchen"] = _change("off")
+        changes["switch.decorative_lights"] = _change("off")
+        self.env["ha.realtime.update"]._notify_entity_changes(self.instance, changes)
+        self.env["ha.realtime.update"]._notify_entity_changes(
+            self.other_instance, {"switch.pump": _change("on")}
+        )
+
+    def test_member_receives_the_granted_entities_only(self):
         websocket = self._connect("ha_test_member")
-        self._send_changes_to_both_instances()
-        notifications = self._received(websocket, ENTITY_CHANGES)
+        self._three_others_and_two_granted_change()
         self.assertEqual(
-            [n["message"]["payload"]["instance_id"] for n in notifications], [self.instance.id]
+            self._received_entities(websocket, self.user_member),
+            ["light.kitchen", "switch.decorative_lights"],
         )
 
-    def test_manager_receives_every_instance(self):
+    def test_manager_receives_every_entity_of_every_instance(self):
         websocket = self._connect("ha_test_manager")
-        self._send_changes_to_both_instances()
-        notifications = self._received(websocket, ENTITY_CHANGES)
+        self._three_others_and_two_granted_change()
         self.assertEqual(
-            sorted(n["message"]["payload"]["instance_id"] for n in notifications),
-            sorted([self.instance.id, self.other_instance.id]),
+            self._received_entities(websocket, self.manager),
+            sorted(
+                [
+                    "light.kitchen",
+                    "switch.decorative_lights",
+                    "switch.pump",
+                    *self.others.mapped("entity_id"),
+                ]
+            ),
         )
 
-    def test_user_without_home_assistant_access_keeps_a_working_bus(self):
-        employee = new_test_user(self.env, login="ha_test_employee", groups="base.group_user")
-        websocket = self._connect("ha_test_employee")
-        self._send_changes_to_both_instances()
-        self.env["ha.realtime.update"]._notify_user(employee, "ping", {})
-        self.trigger_notification_dispatching([employee.partner_id])
-        notifications = self._received(websocket, ENTITY_CHANGES, "ping")
-        self.assertEqual([n["message"]["type"] for n in notifications], ["ping"])
+    def test_users_without_home_assistant_rights_receive_nothing(self):
+        for user in (self.employee, self.portal, self.user_outsider):
+            websocket = self._connect(user.login)
+            self._three_others_and_two_granted_change()
+            self.assertEqual(self._received_entities(websocket, user), [], user.login)
 
-    def test_outsider_is_not_subscribed(self):
-        websocket = self._connect("ha_test_outsider")
-        self._send_changes_to_both_instances()
-        # Something the outsider does receive, to prove nothing arrived before it.
-        self.env["ha.realtime.update"]._notify_user(self.user_outsider, "ping", {})
-        self.trigger_notification_dispatching([self.user_outsider.partner_id])
-        notifications = self._received(websocket, ENTITY_CHANGES, "ping")
-        self.assertEqual([n["message"]["type"] for n in notifications], ["ping"])
+    def test_catching_up_replays_no_ungranted_entity(self):
+        before = self.env["bus.bus"]._bus_last_id()
+        self._three_others_and_two_granted_change()
+        self.env.cr.precommit.run()
+        # last=0 replays the rows of the last minute by their creation time; the test's
+        # transaction is older than that, so the rows get the real clock's time.
+        self.env.cr.execute(
+            "UPDATE bus_bus SET create_date = clock_timestamp() AT TIME ZONE 'UTC' WHERE id > %s",
+            (before,),
+        )
+        for last in (0, before):
+            websocket = self._connect("ha_test_member", last=last)
+            self.assertEqual(
+                self._received_entities(websocket, self.user_member),
+                ["light.kitchen", "switch.decorative_lights"],
+                f"catching up from {last}",
+            )
+
+    def test_a_removed_member_stops_receiving_without_logging_in_again(self):
+        websocket = self._connect("ha_test_member")
+        self.group_switch.write({"user_ids": [Command.unlink(self.user_member.id)]})
+        self._three_others_and_two_granted_change()
+        # The socket is not subscribed again (a client may ignore access_changed): the
+        # group's changes stop all the same, while its remaining member still gets them.
+        self.assertEqual(self._received_entities(websocket, self.user_member), ["light.kitchen"])
+        colleague = self._connect("ha_test_colleague")
+        self._three_others_and_two_granted_change()
+        self.assertEqual(
+            self._received_entities(colleague, self.colleague), ["switch.decorative_lights"]
+        )

@@ -12,8 +12,13 @@ import {
 
 import { useService } from "@web/core/utils/hooks";
 
-import { HaBusBridge, HA_NOTIFICATIONS } from "@odoo_ha_addon/services/ha_bus_bridge";
 import {
+    ACCESS_CHANGED,
+    HaBusBridge,
+    HA_NOTIFICATIONS,
+} from "@odoo_ha_addon/services/ha_bus_bridge";
+import {
+    ACCESS_RELOAD_MS,
     HaApiError,
     OPTIMISTIC_CHECK_MS,
     SWITCH_DEBOUNCE_MS,
@@ -498,7 +503,40 @@ test("instance status and fallback notifications update the instance shown", asy
     ]);
 });
 
-test("HaBusBridge subscribes the five notification types and forwards them to ha_data", async () => {
+test("access_changed drops what the user may no longer read, once subscribed again", async () => {
+    await makeMockEnv();
+    const haData = getService("ha_data");
+    await haData.loadInstances();
+    await haData.load(2);
+    await haData.load(1);
+    expect.verifySteps(["instances:-", "entities:2", "entities:1"]);
+
+    // The user left the group of light.kitchen and of instance 2.
+    server.entities[1] = server.entities[1].filter((e) => e.entity_id !== "light.kitchen");
+    delete server.instances[2];
+    haData.applyAccessChanged();
+    haData.applyAccessChanged();
+    await advanceTime(ACCESS_RELOAD_MS - 10);
+    expect.verifySteps([]);
+    await advanceTime(20);
+    await animationFrame();
+    expect.verifySteps(["instances:-", "entities:1"]);
+    expect(Object.keys(haData.state.entities)).toEqual(["sensor.outside"]);
+    expect(haData.state.instances.map((instance) => instance.id)).toEqual([1]);
+    expect(haData.cache.has(2)).toBe(false);
+
+    // Out of every group of instance 1 too: its entities leave the screen.
+    server.errors.entities = ["No Home Assistant instance is available to you.", "instance_not_found"];
+    haData.applyAccessChanged();
+    await advanceTime(ACCESS_RELOAD_MS);
+    await animationFrame();
+    expect.verifySteps(["instances:-", "entities:1"]);
+    expect(haData.state.entities).toEqual({});
+    expect(haData.state.instance).toBe(null);
+    expect(haData.state.error.type).toBe("instance_not_found");
+});
+
+test("HaBusBridge subscribes the notification types and forwards them to ha_data", async () => {
     const subscribed = {};
     mockService("bus_service", {
         subscribe(type, callback) {
@@ -506,6 +544,9 @@ test("HaBusBridge subscribes the five notification types and forwards them to ha
         },
         unsubscribe(type) {
             delete subscribed[type];
+        },
+        forceUpdateChannels() {
+            expect.step("forceUpdateChannels");
         },
         start() {},
     });
@@ -522,7 +563,7 @@ test("HaBusBridge subscribes the five notification types and forwards them to ha
     }
     const parent = await mountWithCleanup(Parent);
     const ours = () => Object.keys(subscribed).filter((type) => type.startsWith("odoo_ha_addon/"));
-    expect(ours().sort()).toEqual(Object.keys(HA_NOTIFICATIONS).sort());
+    expect(ours().sort()).toEqual([...Object.keys(HA_NOTIFICATIONS), ACCESS_CHANGED].sort());
     expect.verifySteps(["entities:1"]);
 
     subscribed["odoo_ha_addon/entity_changes"]({
@@ -535,6 +576,11 @@ test("HaBusBridge subscribes the five notification types and forwards them to ha
     subscribed["odoo_ha_addon/entities_reload"]({ instance_id: 1 });
     await animationFrame();
     expect.verifySteps(["entities:1"]);
+    subscribed[ACCESS_CHANGED]({});
+    expect.verifySteps(["forceUpdateChannels"]);
+    await advanceTime(ACCESS_RELOAD_MS);
+    await animationFrame();
+    expect.verifySteps(["instances:-", "entities:1"]);
 
     parent.show.bridge = false;
     await animationFrame();

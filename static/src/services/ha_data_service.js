@@ -15,6 +15,9 @@ export const UNKNOWN_ENTITY_RELOAD_MS = 1000;
 // within this delay is checked against the server (Home Assistant may accept a call and
 // change nothing).
 export const OPTIMISTIC_CHECK_MS = 5000;
+// After access_changed, data is read again once the new bus subscription is in place (the
+// bus worker debounces subscriptions by 300 ms), so no change falls between the two.
+export const ACCESS_RELOAD_MS = 1000;
 
 const INSTANCE_STATUS_KEYS = [
     "status",
@@ -112,6 +115,7 @@ export class HaDataService {
         this._switchTarget = null;
         this._unknownTimers = new Map();
         this._optimistic = new Map();
+        this._accessTimer = null;
     }
 
     // Server API -----------------------------------------------------------------------
@@ -272,6 +276,32 @@ export class HaDataService {
             return this.load(instanceId, { force: true, silent: true });
         }
         this.cache.delete(instanceId);
+    }
+
+    /**
+     * Bus "access_changed": entities or instances were granted or withdrawn. Cached data may
+     * hold what the user may no longer read: drop it, then read the instances and the shown
+     * one again.
+     */
+    applyAccessChanged() {
+        browser.clearTimeout(this._accessTimer);
+        this._accessTimer = browser.setTimeout(async () => {
+            this._accessTimer = null;
+            const shown = this.shownInstanceId;
+            for (const instanceId of [...this.cache.keys()]) {
+                if (instanceId !== shown) {
+                    this.cache.delete(instanceId);
+                }
+            }
+            await this.loadInstances();
+            if (shown && !(await this.load(shown, { force: true, silent: true }))) {
+                // The instance itself was withdrawn: nothing of it stays on screen.
+                this.cache.delete(shown);
+                if (this.shownInstanceId === shown) {
+                    this._show(null);
+                }
+            }
+        }, ACCESS_RELOAD_MS);
     }
 
     /** Bus "instance_status": the connection status of an instance changed. */
