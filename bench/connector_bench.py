@@ -44,9 +44,11 @@ What is measured, and how
         supervisor as its own, so the model takes that path), the same call on the hosting
         process's direct path, and a ``ping`` on a websocket connection of our own to Home
         Assistant (the ``hass`` client), interleaved in the same run.
-    Bus rows with 1 and 10 users
-        Users in an entity group of the instance; at 100 changes/s, ``bus_bus`` rows written
-        during the run per writer flush and per change, on the instance channel and elsewhere.
+    Bus rows with 1 user in 1 group and 10 users in 3 groups
+        Users spread over entity groups that split the bench sensors between them; at 400
+        changes/s, ``bus_bus`` rows written during the run per writer flush, on the instance's
+        channel (managers), on the groups' channels and elsewhere. A flush writes one row per
+        affected scope (at most 1 + the number of groups), whatever the number of users.
 """
 
 import argparse
@@ -88,8 +90,9 @@ POLL_INTERVAL_S = 0.05
 # Odoo "kept up" with a rate when it committed the last change this soon after HA accepted it.
 KEPT_UP_DRAIN_S = 1.0
 CEILING_SECONDS = 4.0
-BUS_RATE = 100
-BUS_USERS = (1, 10)
+BUS_RATE = 400
+# (users, entity groups) of each bus measurement.
+BUS_SCENARIOS = ((1, 1), (10, 3))
 # Before each measurement, Home Assistant is considered done with the previous load when it
 # used less CPU than this over a window.
 IDLE_HA_CPU_PERCENT = 15.0
@@ -148,8 +151,6 @@ class CommitClock:
 
     def __init__(self, db_params, postgres_params, dbname, instance_id):
         self.instance_id = instance_id
-        self.channel = [dbname, "ha.instance", instance_id]
-        self.channel_json = json.dumps(self.channel, separators=(",", ":"))
         self.listener = psycopg2.connect(**postgres_params)
         self.listener.autocommit = True
         self.data = psycopg2.connect(**db_params)
@@ -157,6 +158,12 @@ class CommitClock:
         with self.listener.cursor() as cr:
             cr.execute("LISTEN imbus")
         with self.data.cursor() as cr:
+            # The channel of all the instance's entities (the managers' scope): every flush
+            # writes one row on it.
+            cr.execute("SELECT bus_generation FROM ha_instance WHERE id = %s", (instance_id,))
+            generation = cr.fetchone()[0]
+            self.channel = [dbname, "ha.instance", instance_id, f"ha_all/{generation}"]
+            self.channel_json = json.dumps(self.channel, separators=(",", ":"))
             cr.execute("SELECT COALESCE(max(id), 0) FROM bus_bus")
             self.last_bus_id = cr.fetchone()[0]
             cr.execute("SELECT COALESCE(max(id), 0) FROM ha_entity_history")
@@ -390,7 +397,6 @@ class ConnectorBench:
         self.supervisor = None
         self.observer = None
         self.users = None
-        self.group_id = None
         self.bench_entity_ids = set()
         self.next_value = 1
         self.results = {"load_average_at_start": os.getloadavg()}
@@ -409,8 +415,8 @@ class ConnectorBench:
             self.measure_ws_call()
             for rate in self.args.rates:
                 self.results.setdefault("ingest", []).append(self.measure_ingest(rate))
-            for users in BUS_USERS:
-                self.results.setdefault("bus", []).append(self.measure_bus_rows(users))
+            for users, groups in BUS_SCENARIOS:
+                self.results.setdefault("bus", []).append(self.measure_bus_rows(users, groups))
         finally:
             self.clean_up()
         self.print_report()
@@ -574,9 +580,12 @@ class ConnectorBench:
             time.sleep(POLL_INTERVAL_S)
         return samples
 
-    def measure_bus_rows(self, user_count):
-        self.ensure_users(user_count)
-        print(f"Counting bus rows at {BUS_RATE} changes/s with {user_count} user(s) ...")
+    def measure_bus_rows(self, user_count, group_count):
+        self.ensure_users(user_count, group_count)
+        print(
+            f"Counting bus rows at {BUS_RATE} changes/s with {user_count} user(s)"
+            f" in {group_count} group(s) ..."
+        )
         self.cpu.wait_ha_idle()
         last_bus_id = query(self.registry, "SELECT COALESCE(max(id), 0) FROM bus_bus")[0][0]
         flushes_before = self.writer().flush_count
@@ -584,19 +593,26 @@ class ConnectorBench:
         load = self.load(rate=BUS_RATE)
         self.settle(first_history_id, load["ok"])
         flushes = self.writer().flush_count - flushes_before
-        channel = json.dumps([self.dbname, "ha.instance", self.instance_id], separators=(",", ":"))
         rows = query(
             self.registry,
-            "SELECT channel = %s, count(*) FROM bus_bus WHERE id > %s GROUP BY 1",
-            (channel, last_bus_id),
+            "SELECT CASE WHEN channel LIKE %s THEN 'instance'"
+            "            WHEN channel LIKE %s THEN 'groups' ELSE 'other' END, count(*)"
+            "  FROM bus_bus WHERE id > %s GROUP BY 1",
+            (
+                f'%"ha.instance",{self.instance_id},"ha_all/%',
+                '%"ha.entity.group",%',
+                last_bus_id,
+            ),
         )
         counts = dict(rows)
         return {
             "users": user_count,
+            "groups": group_count,
             "changes": load["ok"],
             "flushes": flushes,
-            "instance_rows": counts.get(True, 0),
-            "other_rows": counts.get(False, 0),
+            "instance_rows": counts.get("instance", 0),
+            "group_rows": counts.get("groups", 0),
+            "other_rows": counts.get("other", 0),
         }
 
     # Helpers ------------------------------------------------------------------------------
@@ -635,7 +651,10 @@ class ConnectorBench:
                 return stored, mismatches
             time.sleep(POLL_INTERVAL_S)
 
-    def ensure_users(self, user_count):
+    def ensure_users(self, user_count, group_count):
+        """``user_count`` HA users, the n-th in the (n mod ``group_count``)-th of
+        ``group_count`` entity groups that split the bench sensors round-robin."""
+
         def create(env):
             group = env.ref(f"{ADDON}.group_ha_user")
             existing = env["res.users"].browse(self.users or [])
@@ -649,21 +668,22 @@ class ConnectorBench:
                     for n in range(len(existing), user_count)
                 ]
             )
-            users = existing | new_users
-            if self.group_id is None:
-                self.group_id = (
-                    env["ha.entity.group"]
-                    .create(
-                        {
-                            "name": "Benchmark",
-                            "instance_id": self.instance_id,
-                            "entity_ids": [(6, 0, list(self.bench_entity_ids))],
-                        }
-                    )
-                    .id
-                )
-            env["ha.entity.group"].browse(self.group_id).user_ids = [(6, 0, users.ids)]
-            return users.ids
+            users = (existing | new_users)[:user_count]
+            Group = env["ha.entity.group"]
+            Group.search([("instance_id", "=", self.instance_id)]).unlink()
+            sensors = sorted(self.bench_entity_ids)
+            Group.create(
+                [
+                    {
+                        "name": f"Benchmark {k}",
+                        "instance_id": self.instance_id,
+                        "entity_ids": [(6, 0, sensors[k::group_count])],
+                        "user_ids": [(6, 0, users[k::group_count].ids)],
+                    }
+                    for k in range(group_count)
+                ]
+            )
+            return (existing | new_users).ids
 
         self.users = run_committed(self.registry, create)
 
@@ -759,14 +779,18 @@ class ConnectorBench:
         bus = self.results.get("bus")
         if bus:
             print()
-            print(f"Bus rows at {BUS_RATE} changes/s:")
+            print(
+                f"Bus rows at {BUS_RATE} changes/s (scope channels: the instance's + each group's):"
+            )
             for run in bus:
-                total = run["instance_rows"] + run["other_rows"]
+                total = run["instance_rows"] + run["group_rows"] + run["other_rows"]
+                flushes = max(run["flushes"], 1)
                 print(
-                    f"  {run['users']:>2} user(s): {run['changes']} changes, {run['flushes']}"
-                    f" flushes, {run['instance_rows']} rows on the instance channel +"
-                    f" {run['other_rows']} elsewhere = {total / max(run['flushes'], 1):.2f}"
-                    f" rows/flush, {total / max(run['changes'], 1):.3f} rows/change"
+                    f"  {run['users']:>2} user(s) in {run['groups']} group(s): {run['changes']}"
+                    f" changes, {run['flushes']} flushes; rows: {run['instance_rows']} instance +"
+                    f" {run['group_rows']} groups + {run['other_rows']} elsewhere ="
+                    f" {total / flushes:.2f} rows/flush (scopes: {1 + run['groups']}),"
+                    f" {total / max(run['changes'], 1):.3f} rows/change"
                 )
 
 
