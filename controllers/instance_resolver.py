@@ -1,8 +1,9 @@
 """Which ha.instance a request works on.
 
 An explicit ``ha_instance_id`` must name an instance the user may read, active and
-configured. Without one: (1) the session's instance if still valid, (2) the user's
-preference, (3) the first accessible instance by (sequence, id). A session instance that is
+configured; one that does not exist and one the user may not read get the same answer.
+Without one: (1) the session's instance if still valid, (2) the user's preference, (3) the
+first accessible instance by (sequence, id). A session instance that is
 no longer valid is forgotten and the user's browser tabs are told which instance replaced it.
 All lookups run with the user's environment: record rules decide what is accessible.
 """
@@ -21,18 +22,20 @@ INSTANCE_SWITCHED = "odoo_ha_addon/instance_switched"
 def check_instance(env, instance_id):
     """The instance ``instance_id`` if the user may use it; ``ApiError`` otherwise."""
     instance = env["ha.instance"].with_context(active_test=False).browse(instance_id)
+    # One answer for "no such instance" and "not yours": an id tells nothing of what exists.
+    not_found = ApiError(
+        _(
+            "Home Assistant instance %(id)s does not exist or is not available to you.",
+            id=instance_id,
+        ),
+        "instance_not_found",
+    )
     if not instance.sudo().exists():
-        raise ApiError(
-            _("Home Assistant instance %(id)s does not exist.", id=instance_id),
-            "instance_not_found",
-        )
+        raise not_found
     try:
         instance.check_access("read")
     except AccessError:
-        raise ApiError(
-            _("You have no access to Home Assistant instance %(id)s.", id=instance_id),
-            "access_denied",
-        ) from None
+        raise not_found from None
     if not instance.active:
         raise ApiError(
             _("The instance %(name)s is archived.", name=instance.name), "instance_inactive"

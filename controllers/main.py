@@ -16,20 +16,13 @@ from odoo.http import request
 from ..hass import errors
 from ..models.ha_instance import MANAGER_GROUP
 from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS
+from ..policy.services import ServiceRefused, check_user_call
 from . import instance_resolver
 from .params import SLUG_RE, ApiError, Params
 
 _logger = logging.getLogger(__name__)
 
 PREFIX = "/odoo_ha_addon"
-# Services of any domain a user may call on entities they control.
-GENERIC_SERVICES = {
-    ("homeassistant", "turn_on"),
-    ("homeassistant", "turn_off"),
-    ("homeassistant", "toggle"),
-}
-# Keys that would widen a service call beyond the entities it was checked for.
-TARGET_KEYS = ("entity_id", "device_id", "area_id", "floor_id", "label_id")
 SERVICE_CALL_TIMEOUT_S = 10.0
 HISTORY_DEFAULT_RANGE = timedelta(hours=24)
 HISTORY_MAX_RANGE = timedelta(days=366)
@@ -103,6 +96,49 @@ def _instance_data(instance, current_id=None):
             else value
         )
     return data
+
+
+def _refusal_message(refusal):
+    """The sentence, in the user's language, for a refusal of policy/services.py."""
+    params = refusal.params
+    messages = {
+        "no_entities": lambda: _(
+            "%(service)s needs the entities it acts on in “entity_id”.", **params
+        ),
+        "target_in_data": lambda: _("Name the entities in “entity_id”, not in the service data."),
+        "service_not_allowed": lambda: _(
+            "You may not call %(service)s on these entities: only managers may.", **params
+        ),
+        "other_domain": lambda: _(
+            "%(service)s may only act on entities of the domain %(domain)s.", **params
+        ),
+        "own_service_only": lambda: _(
+            "%(service)s runs a script of its own: you may call it on that script only.", **params
+        ),
+        "field_not_allowed": lambda: _(
+            "You may not send “%(field)s” with %(service)s: only managers may.", **params
+        ),
+        "bad_number": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be a number.", **params
+        ),
+        "bad_number_range": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be a number from %(minimum)s to "
+            "%(maximum)s.",
+            **params,
+        ),
+        "bad_boolean": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be true or false.", **params
+        ),
+        "bad_rgb": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be three integers from 0 to 255.",
+            **params,
+        ),
+        "bad_one_of": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be one of its %(attribute)s.",
+            **params,
+        ),
+    }
+    return messages[refusal.reason]()
 
 
 class HaApiController(http.Controller):
@@ -291,29 +327,31 @@ class HaApiController(http.Controller):
                 instance, domain, service, entity_ids, service_data
             )
         # sudo: ws_call is reserved to managers and system code; a plain user's call was
-        # checked above (entities they control, services of those entities' domain).
+        # checked above (entities they control, what their controls do).
         result = instance.sudo().ws_call("call_service", payload, timeout=SERVICE_CALL_TIMEOUT_S)
         return {"domain": domain, "service": service, "entity_ids": entity_ids, "result": result}
 
     def _checked_user_service_call(self, instance, domain, service, entity_ids, service_data):
+        """The call a user who is not a manager may make, or ``ApiError``: only on entities
+        they control, only what their controls do (policy/services.py)."""
         denied = ApiError(
             _("You may not call %(service)s on these entities.", service=f"{domain}.{service}"),
             "access_denied",
         )
-        if not entity_ids:
-            raise denied
-        if any(key in service_data for key in TARGET_KEYS):
-            raise ApiError(
-                _("Name the entities in “entity_id”, not in the service data."), "invalid_input"
-            )
         entities = self._entities(instance, entity_ids)
         if len(entities) != len(entity_ids):
             raise denied
         if entities._controllable_by(request.env.user) != entities:
             raise denied
-        generic = (domain, service) in GENERIC_SERVICES
-        if not generic and any(entity.domain != domain for entity in entities):
-            raise denied
+        try:
+            check_user_call(
+                domain,
+                service,
+                [(entity.entity_id, entity.attributes or {}) for entity in entities],
+                service_data,
+            )
+        except ServiceRefused as refusal:
+            raise ApiError(_refusal_message(refusal), refusal.error_type) from None
         return {
             "domain": domain,
             "service": service,

@@ -56,7 +56,9 @@ class HaInstance(models.Model):
     url = fields.Char(
         string="URL",
         required=True,
-        help="Base URL of the Home Assistant server, e.g. http://homeassistant.local:8123",
+        help="Base URL of the Home Assistant server, e.g. http://homeassistant.local:8123. "
+        "Changing it forgets the stored access token unless a new one is pasted in the same "
+        "save: a token is only ever sent to the server it was given for.",
     )
     token = fields.Char(
         string="Access Token",
@@ -186,6 +188,14 @@ class HaInstance(models.Model):
                 name in vals and instance.sudo()[name] != vals[name] for name in CONNECTION_FIELDS
             )
         )
+        # A token is never sent to a host it was not given for: a new URL without a new token
+        # in the same save forgets the stored one.
+        moved = self.filtered(lambda i: "url" in vals and i.url != vals["url"])
+        if moved and not vals.get("token"):
+            if moved != self:
+                super(HaInstance, moved).write({"token": False})
+            else:
+                vals = dict(vals, token=False)
         result = super().write(vals)
         if changed:
             # A new URL or token deserves a fresh chance even after "authentication failed".

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, ValidationError
 
 # res.users fields that can change what a user may read of Home Assistant data.
 ACCESS_FIELDS = ("groups_id", "active", "share")
@@ -12,10 +13,12 @@ def _changes_access(vals):
 class ResUsers(models.Model):
     _inherit = "res.users"
 
+    # Readable by managers, and by each user on their own record (SELF_READABLE_FIELDS).
     current_ha_instance_id = fields.Many2one(
         "ha.instance",
         string="Current Home Assistant Instance",
         ondelete="set null",
+        groups="odoo_ha_addon.group_ha_manager",
         help="The instance the Home Assistant dashboard opens on for this user.",
     )
 
@@ -26,6 +29,26 @@ class ResUsers(models.Model):
     @property
     def SELF_WRITEABLE_FIELDS(self):
         return [*super().SELF_WRITEABLE_FIELDS, "current_ha_instance_id"]
+
+    @api.constrains("current_ha_instance_id")
+    def _check_current_ha_instance(self):
+        # A user writes this field on their own record as superuser (SELF_WRITEABLE_FIELDS):
+        # the instance must be one that user may read, whoever writes it.
+        for user in self.sudo():
+            instance = user.current_ha_instance_id
+            if not instance:
+                continue
+            try:
+                instance.with_user(user).check_access("read")
+            except AccessError:
+                raise ValidationError(
+                    _(
+                        "Home Assistant instance %(id)s does not exist or is not available to "
+                        "%(user)s.",
+                        id=instance.id,
+                        user=user.name,
+                    )
+                ) from None
 
     def write(self, vals):
         if not _changes_access(vals):

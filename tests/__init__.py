@@ -13,4 +13,5 @@ from . import (
     test_models,
     test_realtime,
     test_rpc_access,
+    test_service_permissions,
 )

@@ -51,6 +51,8 @@ DEMO_ENTITIES = (
     "sensor.outside_temperature",
     "climate.hvac",
     "cover.kitchen_window",
+    "script.good_night",
+    "scene.evening",
 )
 
 USERNAME = "admin"
@@ -83,6 +85,30 @@ recorder:
 onboarding:
 logger:
   default: warning
+# Scripts and a scene for the service-call permission tests: each script turns on an
+# input_boolean, so whether it ran shows in Home Assistant's states.
+input_boolean:
+  good_night_ran:
+    name: Good night ran
+  front_door_unlocked:
+    name: Front door unlocked
+script:
+  good_night:
+    alias: Good night
+    sequence:
+      - service: input_boolean.turn_on
+        target:
+          entity_id: input_boolean.good_night_ran
+  unlock_front_door:
+    alias: Unlock front door
+    sequence:
+      - service: input_boolean.turn_on
+        target:
+          entity_id: input_boolean.front_door_unlocked
+scene:
+  - name: Evening
+    entities:
+      light.bed_light: "on"
 """
 
 

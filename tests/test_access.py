@@ -1,5 +1,5 @@
 from odoo import Command, fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -71,6 +71,33 @@ class TestEntityAccess(HaTestCommon):
             {"current_ha_instance_id": self.instance.id}
         )
         self.assertEqual(self.user_member.current_ha_instance_id, self.instance)
+        own = self.user_member.with_user(self.user_member).read(["current_ha_instance_id"])
+        self.assertEqual(own[0]["current_ha_instance_id"][0], self.instance.id)
+
+    @mute_logger("odoo.models")
+    def test_current_instance_only_among_those_the_user_may_read(self):
+        portal = new_test_user(self.env, login="ha_test_portal", groups="base.group_portal")
+        employee = new_test_user(self.env, login="ha_test_employee", groups="base.group_user")
+        for user in (self.user_member, self.user_outsider, employee, portal):
+            with self.subTest(user=user.login), self.assertRaises(ValidationError):
+                user.with_user(user).write({"current_ha_instance_id": self.other_instance.id})
+            self.assertFalse(user.current_ha_instance_id)
+        # Nor can an administrator point a user at an instance that user may not read.
+        with self.assertRaises(ValidationError):
+            self.user_member.write({"current_ha_instance_id": self.other_instance.id})
+
+    @mute_logger("odoo.models")
+    def test_current_instance_of_others_is_for_managers_only(self):
+        self.user_member.current_ha_instance_id = self.instance
+        for reader in (self.user_outsider, new_test_user(self.env, login="ha_test_employee")):
+            with self.subTest(reader=reader.login), self.assertRaises(AccessError):
+                self.user_member.with_user(reader).read(["current_ha_instance_id"])
+            with self.assertRaises(AccessError):
+                self.env["res.users"].with_user(reader).search_read(
+                    [("id", "=", self.user_member.id)], ["current_ha_instance_id"]
+                )
+        row = self.user_member.with_user(self.manager).read(["current_ha_instance_id"])[0]
+        self.assertEqual(row["current_ha_instance_id"][0], self.instance.id)
 
     def test_manager_sees_everything(self):
         env = self.env(user=self.manager)
@@ -153,6 +180,24 @@ class TestTokenAccess(HaTestCommon):
         with Form(self.instance.with_user(self.manager)) as form:
             form.name = "Home sweet home"
         self.assertEqual(self.instance.token, "new-token")
+
+    def test_a_new_url_forgets_the_token_unless_a_new_one_comes_with_it(self):
+        instance = self.instance.with_user(self.manager)
+        instance.write({"url": "http://homeassistant.example:8123"})
+        self.assertFalse(self.instance.token)
+        self.assertFalse(instance.has_token)
+        with self.assertRaises(UserError):
+            instance.action_test_connection()
+        instance.write({"url": "http://other.example:8123", "token_input": "token-for-other"})
+        self.assertEqual(self.instance.token, "token-for-other")
+        # The same URL written again (a form saved unchanged) keeps the token.
+        instance.write({"url": "http://other.example:8123/", "name": "Home"})
+        self.assertEqual(self.instance.token, "token-for-other")
+        # Several instances at once: only those whose URL changes forget theirs.
+        both = (self.instance | self.other_instance).with_user(self.manager)
+        both.write({"url": "http://other.example:8123"})
+        self.assertEqual(self.instance.token, "token-for-other")
+        self.assertFalse(self.other_instance.token)
 
     def test_token_not_in_views_for_users(self):
         Instance = self.env(user=self.user_member)["ha.instance"]

@@ -1,192 +1,21 @@
-"""The JSON API over real HTTP sessions, against the real Home Assistant of the test run.
-
-One committed instance ("Live") is connected by a connector supervisor of this process, so
-the routes reach Home Assistant through the in-process path while the HTTP server works in
-the test's transaction. Every other record (users, groups, instances that never connect)
-lives in that transaction and disappears with it.
-"""
+"""The JSON API over real HTTP sessions, against the real Home Assistant of the test run
+(fixtures: tests/api_common.py)."""
 
 import json
-import time
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, Command, api, fields
-from odoo.modules.registry import Registry
-from odoo.tests import HttpCase, get_db_name, new_test_user, tagged
+from odoo import Command, fields
+from odoo.tests import tagged
 
 from .. import connector
 from ..controllers import main
 from ..controllers.instance_resolver import INSTANCE_FALLBACK, INSTANCE_SWITCHED
-from ..hass.rest import HARestClient
-from .common import _running_ha_server
-
-API = "/odoo_ha_addon"
-CONNECT_TIMEOUT_S = 20.0
-LIGHT = "light.bed_light"
-OTHER_LIGHT = "light.ceiling_lights"
-SENSOR = "sensor.outside_temperature"
-
-
-def _committed(dbname, function):
-    with Registry(dbname).cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {"active_test": False})
-        result = function(env)
-        env.flush_all()
-        # Committed on purpose: the connector only sees committed instances.
-        cr.commit()
-        return result
+from .api_common import API, LIGHT, OTHER_LIGHT, SENSOR, ApiCase
 
 
 @tagged("post_install", "-at_install")
-class TestJsonApi(HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.ha = _running_ha_server()
-        # Also stopped right away if this setup fails (then the cleanups below never register).
-        cls.addClassCleanup(cls.ha.stop)
-        dbname = get_db_name()
-        values = {"name": "Live", "url": cls.ha.url, "token": cls.ha.token, "sequence": 10}
-        cls.live_id = _committed(dbname, lambda env: env["ha.instance"].create(values).id)
-        cls.addClassCleanup(
-            _committed,
-            dbname,
-            lambda env: env["ha.instance"].browse(cls.live_id).exists().unlink(),
-        )
-        connector.ensure_supervisor(dbname, [cls.live_id])
-        cls._wait_connected(dbname)
-        # The test transaction starts now and sees the committed mirror of Home Assistant.
-        super().setUpClass()
-        # Cleanups run last-in first-out: the connection closes, then Home Assistant stops,
-        # then Odoo's own check for child processes runs.
-        cls.addClassCleanup(cls.ha.stop)
-        cls.addClassCleanup(connector.stop_supervisor, dbname)
-        cls.rest = HARestClient(cls.ha.url, cls.ha.token)
-        cls.addClassCleanup(cls.rest.close)
-
-        env = cls.env
-        cls.live = env["ha.instance"].browse(cls.live_id)
-        cls.manager = new_test_user(
-            env, login="api_manager", groups="odoo_ha_addon.group_ha_manager"
-        )
-        cls.member = new_test_user(env, login="api_member", groups="odoo_ha_addon.group_ha_user")
-        cls.colleague = new_test_user(
-            env, login="api_colleague", groups="odoo_ha_addon.group_ha_user"
-        )
-        cls.outsider = new_test_user(
-            env, login="api_outsider", groups="odoo_ha_addon.group_ha_user"
-        )
-        cls.internal = new_test_user(env, login="api_internal", groups="base.group_user")
-        Entity = env["ha.entity"]
-        cls.light = Entity.search([("instance_id", "=", cls.live_id), ("entity_id", "=", LIGHT)])
-        cls.other_light = Entity.search(
-            [("instance_id", "=", cls.live_id), ("entity_id", "=", OTHER_LIGHT)]
-        )
-        cls.sensor = Entity.search([("instance_id", "=", cls.live_id), ("entity_id", "=", SENSOR)])
-        Group = env["ha.entity.group"]
-        Group.create(
-            {
-                "name": "Bedroom",
-                "instance_id": cls.live_id,
-                "access_level": "control",
-                "entity_ids": [Command.link(cls.light.id)],
-                "user_ids": [Command.link(cls.member.id), Command.link(cls.colleague.id)],
-            }
-        )
-        Group.create(
-            {
-                "name": "Watch only",
-                "instance_id": cls.live_id,
-                "access_level": "view",
-                "entity_ids": [Command.link(cls.other_light.id), Command.link(cls.sensor.id)],
-                "user_ids": [Command.link(cls.member.id)],
-            }
-        )
-        # Instances that never connect: "Attic" comes first by sequence and the member may
-        # use it; "Cabin" is outside the member's groups.
-        Instance = env["ha.instance"]
-        cls.attic = Instance.create(
-            {"name": "Attic", "url": "http://127.0.0.1:9", "token": "attic-token", "sequence": 1}
-        )
-        cls.cabin = Instance.create(
-            {"name": "Cabin", "url": "http://127.0.0.1:9", "token": "cabin-token", "sequence": 2}
-        )
-        attic_entity = Entity.create({"instance_id": cls.attic.id, "entity_id": "switch.fan"})
-        Group.create(
-            {
-                "name": "Attic",
-                "instance_id": cls.attic.id,
-                "entity_ids": [Command.link(attic_entity.id)],
-                "user_ids": [Command.link(cls.member.id)],
-            }
-        )
-        Entity.create({"instance_id": cls.cabin.id, "entity_id": "switch.pump"})
-
-    @classmethod
-    def _wait_connected(cls, dbname):
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        status = None
-        while time.monotonic() < deadline:
-            status = _committed(dbname, lambda env: env["ha.instance"].browse(cls.live_id).status)
-            if status == "connected":
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"instance never connected (last status {status!r})")
-
-    # Helpers ------------------------------------------------------------------------------
-
-    def call(self, route, **params):
-        """The envelope ``route`` answers for the authenticated session."""
-        response = self.url_open(
-            f"{API}/{route}",
-            data=json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}),
-            headers={"Content-Type": "application/json"},
-        )
-        self.assertEqual(response.status_code, 200, response.text[:500])
-        self.assertNotIn("Traceback", response.text)
-        self.assertNotIn(self.ha.token, response.text)
-        body = response.json()
-        self.assertNotIn("error", body, f"JSON-RPC error instead of an envelope: {body}")
-        envelope = body["result"]
-        self.assertEqual(set(envelope), {"success", "data", "error", "error_type"})
-        return envelope
-
-    def ok(self, route, **params):
-        envelope = self.call(route, **params)
-        self.assertTrue(envelope["success"], envelope)
-        return envelope["data"]
-
-    def refused(self, route, error_type, **params):
-        envelope = self.call(route, **params)
-        self.assertFalse(envelope["success"], envelope)
-        self.assertEqual(envelope["error_type"], error_type, envelope)
-        self.assertTrue(envelope["error"])
-        self.assertIsNone(envelope["data"])
-        return envelope["error"]
-
-    def login(self, user):
-        self.authenticate(user.login, user.login)
-
-    def bus_payloads(self, user, notification_type, after_id):
-        channel = json.dumps([self.env.cr.dbname, "res.partner", user.partner_id.id])
-        self.env.cr.execute(
-            "SELECT message FROM bus_bus WHERE id > %s AND channel = %s ORDER BY id",
-            (after_id, channel.replace(" ", "")),
-        )
-        messages = [json.loads(message) for (message,) in self.env.cr.fetchall()]
-        return [m["payload"] for m in messages if m["type"] == notification_type]
-
-    def last_bus_id(self):
-        self.env.cr.execute("SELECT COALESCE(max(id), 0) FROM bus_bus")
-        return self.env.cr.fetchone()[0]
-
-    def wait_ha_state(self, entity_id, state):
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while (current := self.rest.get_state(entity_id)["state"]) != state:
-            if time.monotonic() > deadline:
-                self.fail(f"{entity_id} stayed {current!r} in Home Assistant, expected {state!r}")
-            time.sleep(0.05)
-
+class TestJsonApi(ApiCase):
     # Instances ----------------------------------------------------------------------------
 
     def test_instances_lists_what_the_user_may_use_with_its_status(self):
@@ -247,8 +76,16 @@ class TestJsonApi(HttpCase):
             "Attic",
             self.refused("websocket_status", "instance_inactive", ha_instance_id=self.attic.id),
         )
-        self.refused("websocket_status", "access_denied", ha_instance_id=self.cabin.id)
-        self.refused("websocket_status", "instance_not_found", ha_instance_id=2_000_000_000)
+        # Not the member's and not existing: the same answer, so an id reveals nothing.
+        not_yours = self.refused(
+            "websocket_status", "instance_not_found", ha_instance_id=self.cabin.id
+        )
+        missing = self.refused(
+            "websocket_status", "instance_not_found", ha_instance_id=2_000_000_000
+        )
+        self.assertEqual(
+            not_yours.replace(str(self.cabin.id), "N"), missing.replace("2000000000", "N")
+        )
         self.attic.write({"active": True, "token": False})
         self.refused("websocket_status", "instance_not_configured", ha_instance_id=self.attic.id)
 
@@ -275,7 +112,7 @@ class TestJsonApi(HttpCase):
 
     def test_switching_to_an_instance_outside_the_users_groups_is_refused(self):
         self.login(self.member)
-        self.refused("switch_instance", "access_denied", ha_instance_id=self.cabin.id)
+        self.refused("switch_instance", "instance_not_found", ha_instance_id=self.cabin.id)
         self.assertFalse(self.member.current_ha_instance_id)
         self.refused("switch_instance", "invalid_input")
 
@@ -289,9 +126,9 @@ class TestJsonApi(HttpCase):
     def test_users_without_home_assistant_rights_get_access_denied(self):
         self.login(self.internal)
         self.refused("instances", "access_denied")
-        self.refused("websocket_status", "access_denied", ha_instance_id=self.live_id)
+        self.refused("websocket_status", "instance_not_found", ha_instance_id=self.live_id)
         self.refused(
-            "entity_states", "access_denied", ha_instance_id=self.live_id, entity_ids=[LIGHT]
+            "entity_states", "instance_not_found", ha_instance_id=self.live_id, entity_ids=[LIGHT]
         )
 
     def test_anonymous_requests_are_refused_by_the_session_check(self):
@@ -437,7 +274,7 @@ class TestJsonApi(HttpCase):
             domain="light",
             service="turn_on",
             entity_id=[LIGHT],
-            service_data={"brightness": 120},
+            service_data={"brightness_pct": 47},
         )
         self.wait_ha_state(LIGHT, "on")
         self.assertEqual(self.rest.get_state(LIGHT)["attributes"]["brightness"], 120)
@@ -484,7 +321,7 @@ class TestJsonApi(HttpCase):
         # Nothing reaches an instance outside the member's groups, even by id.
         self.refused(
             "call_service",
-            "access_denied",
+            "instance_not_found",
             ha_instance_id=self.cabin.id,
             domain="switch",
             service="toggle",
@@ -492,7 +329,8 @@ class TestJsonApi(HttpCase):
         )
 
     def test_home_assistant_errors_come_back_as_command_failed(self):
-        self.login(self.member)
+        # A manager's calls go to Home Assistant as they are: it answers unknown services.
+        self.login(self.manager)
         message = self.refused(
             "call_service",
             "command_failed",
@@ -502,7 +340,6 @@ class TestJsonApi(HttpCase):
             entity_id=LIGHT,
         )
         self.assertIn("no_such_service", message)
-        self.login(self.manager)
         self.refused(
             "call_service",
             "command_failed",
@@ -593,7 +430,7 @@ class TestJsonApi(HttpCase):
         )
         self.refused(
             "entity_history",
-            "access_denied",
+            "instance_not_found",
             ha_instance_id=self.cabin.id,
             entity_ids=["switch.pump"],
         )

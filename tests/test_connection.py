@@ -54,7 +54,8 @@ class TestTestConnection(HaServerCase):
 
     def test_unreachable_server_is_reported_as_such(self):
         url = f"http://127.0.0.1:{closed_local_port()}"
-        self.instance.url = url
+        # A new URL needs its token in the same save (else the stored one is forgotten).
+        self.instance.write({"url": url, "token": self.ha.token})
         with self.assertRaises(UserError) as caught:
             self.instance.action_test_connection()
         self.assertEqual(str(caught.exception), f"Cannot reach {url}: connection refused")
@@ -62,7 +63,7 @@ class TestTestConnection(HaServerCase):
     def test_not_a_home_assistant_server(self):
         # Home Assistant behind the wrong path: an HTTP server answers, but not with the
         # websocket API (as with a reverse proxy set up for another prefix).
-        self.instance.url = f"{self.ha.url}/not-home-assistant"
+        self.instance.write({"url": f"{self.ha.url}/not-home-assistant", "token": self.ha.token})
         with self.assertRaises(UserError) as caught:
             self.instance.action_test_connection()
         self.assertRegex(str(caught.exception), r"^Not a Home Assistant server: .*HTTP 404")

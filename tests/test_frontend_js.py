@@ -12,6 +12,7 @@ from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 
 from ..models.ha_realtime_update import scope_channel
+from ..policy.services import ENTITY_SERVICES, allowed_calls
 from .common import HaTestCommon
 
 # The hoot suite of this addon: test modules named "@odoo_ha_addon/...".
@@ -261,3 +262,60 @@ class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
             )
         sender.join(SUBSCRIBE_TIMEOUT_S)
         self.assertFalse(errors)
+
+
+# Every service call the web client's control table can make, as
+# "domain.service key1,key2" lines: each action tried with values of every control kind.
+CONTROL_CALLS_JS = """
+(async () => {
+    const { DOMAIN_CONTROLS } = odoo.loader.modules.get("@odoo_ha_addon/controls/domain_controls");
+    const samples = [undefined, true, false, 0, 50, 100, "#ff8800", "auto"];
+    const calls = new Set();
+    for (const [domain, spec] of Object.entries(DOMAIN_CONTROLS)) {
+        for (const action of Object.values(spec.actions || {})) {
+            for (const value of samples) {
+                const entity = { entity_id: `${domain}.x`, domain, state: "on", attributes: {} };
+                let service, data;
+                try {
+                    service = typeof action.service === "function"
+                        ? action.service(entity, value) : action.service;
+                    data = action.data ? action.data(entity, value) : {};
+                } catch {
+                    continue;
+                }
+                calls.add(`${domain}.${service} ${Object.keys(data).sort().join(",")}`);
+            }
+        }
+    }
+    console.log("%(prefix)s" + JSON.stringify([...calls].sort()));
+    console.log("test successful");
+})()
+"""
+CONTROL_CALLS_PREFIX = "odoo_ha_addon control calls: "
+
+
+@tagged("post_install", "-at_install")
+class TestControlTableMatchesServicePolicy(HttpCase):
+    """The services a user who is not a manager may call (policy/services.py) are exactly
+    those the web client's controls call, with the data fields they send."""
+
+    def test_controls_and_policy_agree(self):
+        with _BrowserLog().attached(self) as collected:
+            self.browser_js(
+                "/odoo",
+                CONTROL_CALLS_JS % {"prefix": CONTROL_CALLS_PREFIX},
+                "odoo.isReady === true",
+                login="admin",
+                timeout=60,
+            )
+        (line,) = [m for m in collected.messages if m.startswith(CONTROL_CALLS_PREFIX)]
+        calls = json.loads(line[len(CONTROL_CALLS_PREFIX) :])
+        from_controls = {}
+        for call in calls:
+            name, _space, keys = call.partition(" ")
+            domain, service = name.split(".", 1)
+            from_controls.setdefault((domain, service), set()).update(filter(None, keys.split(",")))
+        self.assertEqual(set(from_controls), allowed_calls())
+        for (domain, service), keys in sorted(from_controls.items()):
+            with self.subTest(service=f"{domain}.{service}"):
+                self.assertEqual(keys, set(ENTITY_SERVICES[domain][service]))

@@ -33,7 +33,9 @@ ACCESS_CSV_HEADER = [
 # Folders whose XML files Odoo loads as data; each such file must be in the manifest.
 DATA_DIRS = ("views", "security", "data", "report", "wizard", "demo")
 # Python that is not part of the Odoo module itself.
-NON_ODOO_PYTHON_DIRS = ("hass", "tests", "docker", ".ci", "bench")
+NON_ODOO_PYTHON_DIRS = ("hass", "policy", "tests", "docker", ".ci", "bench")
+# Pure packages: no odoo import, importable as top-level packages by the standalone tier.
+PURE_PACKAGES = ("hass", "policy")
 REQUIRED_DEPENDS = {"base", "web", "mail", "bus"}
 REQUIRED_PYTHON_DEPENDENCIES = {"websockets", "requests"}
 ODOO_LICENSES = {
@@ -423,13 +425,15 @@ def test_javascript_parses():
     assert not errors, "\n".join(f"{file}: {message}" for file, message in errors.items())
 
 
-# ---------------------------------------------------------------- hass/ package
+# ---------------------------------------------------------------- pure packages
 
 
-def test_hass_package_is_independent_of_odoo():
-    """hass/ runs as top-level `hass` (pytest) and inside Odoo: no odoo, no absolute self-import."""
-    paths = _addon_files("hass/**/*.py")
-    assert paths, "hass/ has no Python files"
+@pytest.mark.parametrize("package", PURE_PACKAGES)
+def test_pure_package_is_independent_of_odoo(package):
+    """hass/ and policy/ run as top-level packages (pytest) and inside Odoo: no odoo, no
+    absolute self-import."""
+    paths = _addon_files(f"{package}/**/*.py")
+    assert paths, f"{package}/ has no Python files"
     problems = []
     for path in paths:
         relative = path.relative_to(REPO_ROOT)
@@ -442,7 +446,7 @@ def test_hass_package_is_independent_of_odoo():
                 modules = [node.module or ""]
             elif isinstance(node, ast.ImportFrom):
                 if node.level > depth:
-                    problems.append(f"{relative}:{node.lineno}: relative import leaves hass/")
+                    problems.append(f"{relative}:{node.lineno}: relative import leaves {package}/")
                 continue
             else:
                 continue
@@ -450,9 +454,9 @@ def test_hass_package_is_independent_of_odoo():
                 top = module.split(".")[0]
                 if top == "odoo":
                     problems.append(f"{relative}:{node.lineno}: imports {module}")
-                elif top == "hass":
+                elif top == package:
                     problems.append(
                         f"{relative}:{node.lineno}: absolute import of {module}; use a relative "
-                        "import (inside Odoo the package is odoo.addons.odoo_ha_addon.hass)"
+                        f"import (inside Odoo the package is odoo.addons.odoo_ha_addon.{package})"
                     )
     assert not problems, "\n".join(problems)
