@@ -1,10 +1,31 @@
-import { Component, onWillStart, useState } from "@odoo/owl";
+import {
+    Component,
+    onWillDestroy,
+    onWillStart,
+    toRaw,
+    useEffect,
+    useRef,
+    useState,
+} from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
 import { useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
-import { EntityControl } from "../controls/domain_controls";
+import { HaEntityCard } from "../entity_card/entity_card";
+import {
+    ALL_AREAS,
+    NO_AREA,
+    buildListing,
+    changesListing,
+    indexListing,
+} from "./entity_listing";
+
+// Cards rendered at first and added each time the user scrolls near the end: the page's
+// DOM follows what the user looked at, not the size of the home.
+export const PAGE_SIZE = 60;
+// How far below the visible part of the page the next cards are prepared.
+const PRELOAD_MARGIN_PX = 800;
 
 export const STATUS_BADGE_CLASSES = {
     connected: "text-bg-success",
@@ -14,18 +35,21 @@ export const STATUS_BADGE_CLASSES = {
     disconnected: "text-bg-secondary",
 };
 
-const ALL_AREAS = "all";
-const NO_AREA = "none";
-const UNAVAILABLE_STATES = ["unavailable", "unknown"];
-
 /**
  * The live dashboard of the current Home Assistant instance: its connection, its areas as
  * tabs and each area's entities as cards with the control of their domain. Everything shown
  * comes from the ha_data service, which the bus keeps current.
+ *
+ * Its cost follows what changes, not the size of the home: each card (HaEntityCard) reads
+ * its own entity, so a change re-renders that card only; the dashboard itself reads no
+ * entity reactively and lists them again (buildListing) only when the list can change
+ * (filters, entities added or removed, renamed or moved, states under a state filter); it
+ * renders the first PAGE_SIZE cards and more as the user scrolls. OWL renders at most once
+ * per animation frame, so a burst of changes costs one frame.
  */
 export class HaDashboard extends Component {
     static template = "odoo_ha_addon.HaDashboard";
-    static components = { EntityControl };
+    static components = { HaEntityCard };
     static props = { ...standardActionServiceProps };
 
     setup() {
@@ -34,8 +58,15 @@ export class HaDashboard extends Component {
         this.notification = useService("notification");
         this.data = useState(this.haData.state);
         this.filters = useState({ area: ALL_AREAS, search: "", domain: "", state: "" });
+        this.view = useState({ version: 0, pages: 1 });
         this.ALL_AREAS = ALL_AREAS;
         this.NO_AREA = NO_AREA;
+        this._listing = { key: null, result: null, indexed: new Map() };
+        const onChanges = (instanceId, changes) => this._onChanges(instanceId, changes);
+        this.haData.onGlobalState(onChanges);
+        onWillDestroy(() => this.haData.offGlobalState(onChanges));
+        this.openEntity = this.openEntity.bind(this);
+        this._useMoreOnScroll();
         onWillStart(async () => {
             this.isManager = await user.hasGroup("odoo_ha_addon.group_ha_manager");
             await this.haData.loadInstances();
@@ -76,14 +107,14 @@ export class HaDashboard extends Component {
         if (instance.ha_version) {
             parts.push(_t("Home Assistant %(version)s", { version: instance.ha_version }));
         }
-        parts.push(_t("%(count)s entities", { count: this.entities.length }));
+        parts.push(_t("%(count)s entities", { count: this.listing.total }));
         parts.push(_t("%(count)s areas", { count: this.data.areas.length }));
         return parts.join(" · ");
     }
 
     async onInstanceChange(ev) {
         const instanceId = parseInt(ev.target.value);
-        this.filters.area = ALL_AREAS;
+        this.setFilter("area", ALL_AREAS);
         await this.haData.switchInstance(instanceId);
     }
 
@@ -111,69 +142,78 @@ export class HaDashboard extends Component {
 
     // Entities ---------------------------------------------------------------------------
 
-    get entities() {
-        return Object.values(this.data.entities);
-    }
-
-    get domains() {
-        return [...new Set(this.entities.map((entity) => entity.domain))].sort();
-    }
-
-    get areaTabs() {
-        const counts = {};
-        for (const entity of this.entities) {
-            const key = entity.area_id || NO_AREA;
-            counts[key] = (counts[key] || 0) + 1;
-        }
-        const tabs = [{ key: ALL_AREAS, name: _t("All"), count: this.entities.length }];
-        for (const area of this.data.areas) {
-            if (counts[area.id]) {
-                tabs.push({ key: area.id, name: area.name, count: counts[area.id] });
-            }
-        }
-        if (counts[NO_AREA]) {
-            tabs.push({ key: NO_AREA, name: _t("No area"), count: counts[NO_AREA] });
-        }
-        return tabs;
-    }
-
-    matches(entity) {
+    /** What is listed (see buildListing), computed again only when its inputs changed. */
+    get listing() {
+        // Reading these subscribes the dashboard to their replacement (another instance, a
+        // reload, new areas), not to the entities inside.
+        const entities = toRaw(this.data.entities);
+        const areas = toRaw(this.data.areas);
         const { area, search, domain, state } = this.filters;
-        if (area !== ALL_AREAS && (entity.area_id || NO_AREA) !== area) {
-            return false;
+        const key = [entities, areas, area, search, domain, state, this.view.version];
+        const cached = this._listing;
+        if (!cached.key || key.some((value, index) => value !== cached.key[index])) {
+            cached.result = buildListing(entities, areas, this.filters);
+            cached.indexed = indexListing(entities);
+            cached.key = key;
         }
-        if (domain && entity.domain !== domain) {
-            return false;
+        return cached.result;
+    }
+
+    get shownIds() {
+        return this.listing.ids.slice(0, this.view.pages * PAGE_SIZE);
+    }
+
+    get hasMore() {
+        return this.listing.ids.length > this.view.pages * PAGE_SIZE;
+    }
+
+    _onChanges(instanceId, changes) {
+        if (instanceId !== this.haData.shownInstanceId || !this._listing.key) {
+            return;
         }
-        if (state === "on" && entity.state !== "on") {
-            return false;
+        const entities = toRaw(this.data.entities);
+        if (changesListing(changes, entities, this._listing.indexed, this.filters)) {
+            this.view.version++;
         }
-        if (state === "off" && entity.state !== "off") {
-            return false;
-        }
-        if (state === "unavailable" && !UNAVAILABLE_STATES.includes(entity.state)) {
-            return false;
-        }
-        const needle = search.trim().toLowerCase();
-        return (
-            !needle ||
-            (entity.name || "").toLowerCase().includes(needle) ||
-            entity.entity_id.includes(needle)
+    }
+
+    _useMoreOnScroll() {
+        const root = useRef("root");
+        const sentinel = useRef("sentinel");
+        let observer = null;
+        useEffect(
+            (element) => {
+                if (!element) {
+                    return;
+                }
+                observer = new IntersectionObserver(
+                    (entries) => {
+                        if (entries.some((entry) => entry.isIntersecting)) {
+                            observer.disconnect();
+                            this.view.pages++;
+                        }
+                    },
+                    { root: root.el, rootMargin: `0px 0px ${PRELOAD_MARGIN_PX}px 0px` }
+                );
+                observer.observe(element);
+                return () => observer.disconnect();
+            },
+            () => [sentinel.el]
         );
     }
 
-    get visibleEntities() {
-        return this.entities
-            .filter((entity) => this.matches(entity))
-            .sort((a, b) => (a.name || a.entity_id).localeCompare(b.name || b.entity_id));
+    setFilter(name, value) {
+        this.filters[name] = value;
+        this.view.pages = 1;
     }
 
     selectArea(key) {
-        this.filters.area = key;
+        this.setFilter("area", key);
     }
 
     clearFilters() {
         Object.assign(this.filters, { search: "", domain: "", state: "" });
+        this.view.pages = 1;
     }
 
     openEntity(entity) {

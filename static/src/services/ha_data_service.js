@@ -593,12 +593,15 @@ export class HaDataService {
         if (listed) {
             Object.assign(listed, values, { current: listed.current });
         }
+        if (instanceId === this.shownInstanceId && this.state.instance) {
+            // Through the reactive state only: it writes the cached object too, and an
+            // assignment to that object first would leave the state seeing no change.
+            Object.assign(this.state.instance, values);
+            return;
+        }
         const entry = this.cache.get(instanceId);
         if (cache && entry) {
             Object.assign(entry.instance, values);
-        }
-        if (instanceId === this.shownInstanceId && this.state.instance) {
-            Object.assign(this.state.instance, values);
         }
     }
 
