@@ -2,11 +2,14 @@
 
 State changes arrive on the instance connector's event loop, often hundreds per second. The
 writer keeps the newest state per entity plus every point of the entities that record
-history, and flushes them together every ``FLUSH_INTERVAL_S`` or as soon as
-``FLUSH_MAX_CHANGES`` entities are waiting, in ONE transaction: upsert the changed ``ha.entity``
-rows (HA-owned columns only), append ``ha.entity.history`` rows, and send ONE bus message for the
-instance. The SQL runs on the writer's own thread, so batches stay in order and the event
-loop never waits on PostgreSQL: Home Assistant drops clients that fall behind.
+history, and writes them by *group commit*: when no flush is running, a change is written at
+once; while one runs, changes collect and all go in the next one. An idle home thus sees its
+changes committed within milliseconds, and a busy one gets batches as large as the time a
+flush takes, which is what keeps the ingest ceiling. Each flush is ONE transaction: upsert the
+changed ``ha.entity`` rows (HA-owned columns only), append ``ha.entity.history`` rows, and send
+one bus message per access scope. The SQL runs on the writer's own thread, so batches stay in
+order and the event loop never waits on PostgreSQL: Home Assistant drops clients that fall
+behind.
 
 A flush that fails is merged back into what is waiting and retried with backoff (serialization
 failures at once), so a PostgreSQL outage delays changes and loses none.
@@ -30,11 +33,6 @@ from .storable import storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)
 
-# A flush waits at most this long after the first change it will carry: the bound on the
-# delay between Home Assistant's change and the committed row, minus the write itself.
-FLUSH_INTERVAL_S = 0.1
-# ...or starts at once when this many entities are waiting, to keep transactions short.
-FLUSH_MAX_CHANGES = 500
 # A flush with more changes than this tells browsers to reload instead of carrying every
 # state (a snapshot after reconnect can hold thousands of entities).
 BUS_MAX_CHANGES = 200
@@ -94,8 +92,7 @@ class EntityStateWriter:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
-            if len(self._latest) < FLUSH_MAX_CHANGES:
-                await asyncio.sleep(FLUSH_INTERVAL_S)
+            # Group commit: what arrived while the previous flush ran goes in this one.
             batch = self._take()
             if batch is None:
                 continue
