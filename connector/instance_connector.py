@@ -257,13 +257,16 @@ class InstanceConnector(threading.Thread):
             return function(cr, *args, **kwargs)
 
     def _write_registries(self, results):
-        return self.db.run_transaction(
-            registry_sync.sync_registries,
-            self.instance_id,
-            results["areas"],
-            results["devices"],
-            results["entities"],
-        )
+        def write(cr):
+            links, changes = registry_sync.sync_registries(
+                cr, self.instance_id, results["areas"], results["devices"], results["entities"]
+            )
+            env = self.db.environment(cr)
+            instance = env["ha.instance"].browse(self.instance_id)
+            env["ha.realtime.update"]._notify_registry_changes(instance, changes)
+            return links
+
+        return self.db.run_transaction(write)
 
     def _write_status(self, status, error):
         ha_version = self.client.ha_version if self.client is not None else None

@@ -4,7 +4,8 @@ Runs on every (re)connect before ``subscribe_entities`` and again after each reg
 event, in one transaction per sync. Areas and devices are HA-owned rows: created, updated and
 deleted to match Home Assistant. Entities are not created here (their states create them); the
 registry only decides each entity's area (its own, else its device's) and device, which this
-returns so the state writer sets them on entities it creates later.
+returns so the state writer sets them on entities it creates later, with what changed, so
+that open pages are told (areas renamed, added or removed; entities moved).
 """
 
 from psycopg2.extras import execute_values
@@ -24,8 +25,19 @@ REGISTRY_UPDATE_EVENTS = (
 _NOW = "now() at time zone 'UTC'"
 
 
+class RegistryChanges:
+    """What a sync changed that open pages show: the areas, and entities' area or device."""
+
+    def __init__(self, areas_changed, entity_links):
+        self.areas_changed = areas_changed
+        # entity_id -> (ha.area id or None, ha.device id or None), for changed entities only
+        self.entity_links = entity_links
+
+
 def sync_registries(cr, instance_id, areas, devices, entities):
-    """Write the registries; return entity_id -> (ha.area id or None, ha.device id or None)."""
+    """Write the registries. Returns (entity_id -> (ha.area id or None, ha.device id or None)
+    for every registered entity, ``RegistryChanges``)."""
+    areas_before = _area_rows(cr, instance_id)
     area_ids = _sync_areas(cr, instance_id, areas)
     device_ids, device_areas = _sync_devices(cr, instance_id, devices, area_ids)
     links = {}
@@ -33,8 +45,16 @@ def sync_registries(cr, instance_id, areas, devices, entities):
         device_id = device_ids.get(entry.get("device_id"))
         area_id = area_ids.get(entry.get("area_id")) or device_areas.get(device_id)
         links[entry["entity_id"]] = (area_id, device_id)
-    _apply_links(cr, instance_id, links)
-    return links
+    changed_links = _apply_links(cr, instance_id, links)
+    return links, RegistryChanges(areas_before != _area_rows(cr, instance_id), changed_links)
+
+
+def _area_rows(cr, instance_id):
+    cr.execute(
+        "SELECT id, area_id, name, icon FROM ha_area WHERE instance_id = %s ORDER BY id",
+        (instance_id,),
+    )
+    return cr.fetchall()
 
 
 def _sync_areas(cr, instance_id, areas):
@@ -112,23 +132,29 @@ def _sync_devices(cr, instance_id, devices, area_ids):
 
 
 def _apply_links(cr, instance_id, links):
+    """Set each entity's area and device; return those that changed, as in ``links``."""
     cr.execute(
         "UPDATE ha_entity SET area_id = NULL, device_id = NULL"
         " WHERE instance_id = %s AND (area_id IS NOT NULL OR device_id IS NOT NULL)"
-        " AND NOT (entity_id = ANY(%s))",
+        " AND NOT (entity_id = ANY(%s)) RETURNING entity_id",
         (instance_id, list(links)),
     )
+    changed = {entity_id: (None, None) for (entity_id,) in cr.fetchall()}
     if not links:
-        return
-    execute_values(
+        return changed
+    rows = execute_values(
         cr._obj,
         """
         UPDATE ha_entity AS e SET area_id = v.area_id, device_id = v.device_id
           FROM (VALUES %s) AS v(entity_id, area_id, device_id)
          WHERE e.instance_id = %s AND e.entity_id = v.entity_id
            AND (e.area_id IS DISTINCT FROM v.area_id OR e.device_id IS DISTINCT FROM v.device_id)
+        RETURNING e.entity_id, e.area_id, e.device_id
         """.replace("%s AND e.entity_id", f"{int(instance_id)} AND e.entity_id"),
         [(entity_id, area, device) for entity_id, (area, device) in links.items()],
         template="(%s, %s::int, %s::int)",
-        page_size=1000,
+        page_size=len(links),
+        fetch=True,
     )
+    changed.update((entity_id, (area, device)) for entity_id, area, device in rows)
+    return changed

@@ -28,14 +28,12 @@ from psycopg2.extras import Json, execute_values
 
 from ..hass.backoff import Backoff
 from ..models.ha_entity import split_domains
+from ..models.ha_realtime_update import BUS_MAX_CHANGES
 from .history_rows import history_row, insert_history_rows
 from .storable import storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)
 
-# A flush with more changes than this tells browsers to reload instead of carrying every
-# state (a snapshot after reconnect can hold thousands of entities).
-BUS_MAX_CHANGES = 200
 RETRY_INITIAL_S = 0.2
 RETRY_MAX_S = 10.0
 

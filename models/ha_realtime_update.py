@@ -28,6 +28,9 @@ ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
 ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
 INSTANCE_STATUS = "odoo_ha_addon/instance_status"
 ACCESS_CHANGED = "odoo_ha_addon/access_changed"
+AREAS_CHANGED = "odoo_ha_addon/areas_changed"
+# More entity changes than this in one message: browsers are told to read the instance again.
+BUS_MAX_CHANGES = 200
 # Fields of ha.instance the web client shows live; never the token.
 INSTANCE_STATUS_FIELDS = (
     "status",
@@ -94,6 +97,32 @@ class HaRealtimeUpdate(models.AbstractModel):
             payload = {name: instance[name] for name in INSTANCE_STATUS_FIELDS}
             self._send_to_instance_scopes(
                 instance, INSTANCE_STATUS, {"instance_id": instance.id, **payload}
+            )
+
+    @api.model
+    def _notify_registry_changes(self, instance, changes):
+        """Registry updates open pages show at once: the instance's areas (renamed, added,
+        removed) and entities moved to another area or device (``RegistryChanges``)."""
+        if changes.areas_changed:
+            areas = self.env["ha.area"].sudo().search([("instance_id", "=", instance.id)])
+            payload = {
+                "instance_id": instance.id,
+                "areas": [
+                    {"id": a.id, "area_id": a.area_id, "name": a.name, "icon": a.icon or None}
+                    for a in areas
+                ],
+            }
+            self._send_to_instance_scopes(instance, AREAS_CHANGED, payload)
+        links = changes.entity_links
+        if len(links) > BUS_MAX_CHANGES:
+            self._notify_entities_reload(instance)
+        elif links:
+            self._notify_entity_changes(
+                instance,
+                {
+                    entity_id: {"area_id": area_id, "device_id": device_id}
+                    for entity_id, (area_id, device_id) in links.items()
+                },
             )
 
     @api.model

@@ -110,6 +110,11 @@ class OdooServer:
                 )
             with contextlib.suppress(requests.RequestException):
                 if requests.get(f"{self.url}/web/health", timeout=2).ok:
+                    # One static file first, alone: the server reads every manifest on its
+                    # first static request, and Python 3.11's parser can fail ("AST
+                    # constructor recursion depth mismatch") when a browser's parallel
+                    # requests make several threads do it at once.
+                    requests.get(f"{self.url}/web/static/img/favicon.ico", timeout=30)
                     return
             time.sleep(0.3)
         self.stop()

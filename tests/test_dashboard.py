@@ -1,14 +1,47 @@
+import asyncio
+import threading
 import time
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.modules.registry import Registry
 from odoo.tests import HttpCase, get_db_name, tagged
 
+from ..hass.connection import HAConnection
 from ..hass.rest import HARestClient
 from .common import HaTestCommon, _running_ha_server
 from .odoo_server import OdooServer
+from .test_frontend_js import _BrowserLog
 
 LIVE_TIMEOUT_S = 30.0
+
+# On the live dashboard: wait until it shows the light in its area's tab, say so, then wait for
+# what the test does in Home Assistant to show: the area renamed, then the outage.
+REGISTRY_AND_OUTAGE_JS = """
+(async () => {
+    const tabs = () => [...document.querySelectorAll(".o_ha_area_tab")].map((t) => t.textContent);
+    const waitFor = async (what, predicate) => {
+        const deadline = Date.now() + 60000;
+        while (!predicate()) {
+            if (Date.now() > deadline) {
+                throw new Error(`The open dashboard never showed ${what}; tabs: ${tabs()}`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+    };
+    const badge = () => document.querySelector(".o_ha_status")?.dataset.status;
+    await waitFor("the connection", () => badge() === "connected");
+    await waitFor("the light in the Living Room tab", () =>
+        tabs().some((tab) => tab.includes("Living Room"))
+    );
+    console.log("%(ready)s");
+    await waitFor("the area renamed", () => tabs().some((tab) => tab.includes("Lounge")));
+    console.log("%(renamed)s");
+    await waitFor("the outage", () => badge() && badge() !== "connected");
+    console.log("test successful");
+})()
+"""
+LIVE_READY = "odoo_ha_addon: live page ready"
+LIVE_RENAMED = "odoo_ha_addon: area rename shown"
 
 CLICKBOT_JS = (
     "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader')"
@@ -141,3 +174,73 @@ class TestLiveDashboard(HttpCase):
         self.assertEqual(self.rest.get_state("light.ceiling_lights")["state"], "off")
         errors = [line for line in self.server.log_tail().splitlines() if " ERROR " in line]
         self.assertEqual(errors, [], "the live server logged errors")
+
+    def _registry_call(self, message_type, **payload):
+        async def call():
+            connection = await HAConnection.connect(
+                self.ha.url, self.ha.token, ping_interval_s=None, coalesce_messages=False
+            )
+            try:
+                return await connection.call(message_type, **payload)
+            finally:
+                await connection.close()
+
+        return asyncio.run(call())
+
+    def test_registry_changes_and_an_outage_reach_the_open_page(self):
+        areas = self._registry_call("config/area_registry/list")
+        living = next(
+            (area for area in areas if area["name"] == "Living Room"), None
+        ) or self._registry_call("config/area_registry/create", name="Living Room")
+        self.addCleanup(
+            self._registry_call,
+            "config/area_registry/update",
+            area_id=living["area_id"],
+            name="Living Room",
+        )
+        self.addCleanup(
+            self._registry_call,
+            "config/entity_registry/update",
+            entity_id="light.ceiling_lights",
+            area_id=None,
+        )
+        errors = []
+
+        def act_in_home_assistant(message):
+            try:
+                if message == LIVE_READY:
+                    self._registry_call(
+                        "config/area_registry/update", area_id=living["area_id"], name="Lounge"
+                    )
+                elif message == LIVE_RENAMED:
+                    self.ha.stop()
+            except Exception as error:  # noqa: BLE001 - reported by the test's main thread
+                errors.append(error)
+
+        # The light moves into the area while the page is already open.
+        mover = threading.Timer(
+            3.0,
+            self._registry_call,
+            args=("config/entity_registry/update",),
+            kwargs={"entity_id": "light.ceiling_lights", "area_id": living["area_id"]},
+        )
+        mover.start()
+        self.addCleanup(mover.cancel)
+        # The next test class gets Home Assistant back.
+        self.addCleanup(self.ha.start)
+        watcher = _BrowserLog(
+            lambda message: (
+                threading.Thread(target=act_in_home_assistant, args=(message,)).start()
+                if message in (LIVE_READY, LIVE_RENAMED)
+                else None
+            )
+        )
+        with watcher.attached(self):
+            self.browser_js(
+                "/odoo/action-odoo_ha_addon.ha_dashboard_action",
+                REGISTRY_AND_OUTAGE_JS % {"ready": LIVE_READY, "renamed": LIVE_RENAMED},
+                "odoo.isReady === true",
+                login="admin",
+                timeout=120,
+            )
+        self.assertFalse(errors)

@@ -158,3 +158,29 @@ test("the status badge follows instance_status notifications", async () => {
         expect(".o_ha_status").toHaveAttribute("data-status", status);
     }
 });
+
+test("areas renamed in Home Assistant and entities moved show at once", async () => {
+    await mountDashboard();
+    const haData = getService("ha_data");
+    haData.applyAreas({
+        instance_id: 1,
+        areas: [
+            { id: 1, area_id: "kitchen", name: "Cookhouse", icon: null },
+            { id: 2, area_id: "garage", name: "Garage", icon: null },
+        ],
+    });
+    haData.applyEntityChanges({
+        instance_id: 1,
+        changes: { "sensor.probe_00001": { area_id: 2, device_id: null } },
+    });
+    await animationFrame();
+    expect(queryAll(".o_ha_area_tab").map((tab) => tab.textContent.trim())).toEqual([
+        "All 1000",
+        "Cookhouse 499",
+        "Garage 1",
+        "No area 500",
+    ]);
+    await contains(".o_ha_area_tab:contains(Garage)").click();
+    expect(".o_ha_entity_card").toHaveCount(1);
+    expect(".o_ha_entity_card").toHaveAttribute("data-entity-id", "sensor.probe_00001");
+});

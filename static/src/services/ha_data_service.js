@@ -61,7 +61,14 @@ function timestamp(value) {
 /** The entity fields an entity_changes diff (or a full entity) sets. */
 function entityUpdate(diff) {
     const update = {};
-    for (const key of ["state", "attributes", "last_changed", "last_updated", "area_id"]) {
+    for (const key of [
+        "state",
+        "attributes",
+        "last_changed",
+        "last_updated",
+        "area_id",
+        "device_id",
+    ]) {
         if (key in diff) {
             update[key] = diff[key];
         }
@@ -302,6 +309,17 @@ export class HaDataService {
                 }
             }
         }, ACCESS_RELOAD_MS);
+    }
+
+    /** Bus "areas_changed": the instance's areas were renamed, added or removed in HA. */
+    applyAreas({ instance_id: instanceId, areas }) {
+        const entry = this.cache.get(instanceId);
+        if (entry) {
+            entry.areas = areas;
+        }
+        if (instanceId === this.shownInstanceId) {
+            this.state.areas = areas;
+        }
     }
 
     /** Bus "instance_status": the connection status of an instance changed. */
