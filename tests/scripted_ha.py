@@ -44,6 +44,8 @@ TOKEN = "scripted-ha-token"
 HA_VERSION = "2024.3.3"
 # Messages per frame when streaming: HA coalesces its messages into JSON arrays the same way.
 STREAM_FRAME_MESSAGES = 100
+# A paced stream sends one frame per tick.
+STREAM_TICK_S = 0.01
 SERVICE_STATES = {"turn_on": "on", "turn_off": "off"}
 
 
@@ -130,10 +132,10 @@ class ScriptedHA:
         """Send one frame as is to every authenticated connection."""
         return self._run(self._send_all(data))
 
-    def stream(self, count, timeout_s=600):
-        """``count`` state changes round-robin over every entity, as fast as the sockets take
-        them; returns the seconds it took."""
-        return self._run(self._stream(count), timeout_s=timeout_s)
+    def stream(self, count, timeout_s=600, *, rate=None, exclude=()):
+        """``count`` state changes round-robin over every entity but ``exclude``, as fast as
+        the sockets take them or ``rate`` per second; returns the seconds it took."""
+        return self._run(self._stream(count, rate, exclude), timeout_s=timeout_s)
 
     def subscriber_count(self):
         return len(self._subscribers)
@@ -264,13 +266,20 @@ class ScriptedHA:
             with contextlib.suppress(Exception):
                 await websocket.send(data)
 
-    async def _stream(self, count):
+    async def _stream(self, count, rate=None, exclude=()):
         started = time.perf_counter()
-        entity_ids = list(self.entities)
+        excluded = set(exclude)
+        entity_ids = [entity_id for entity_id in self.entities if entity_id not in excluded]
         value = itertools.count(10**6)
-        for first in range(0, count, STREAM_FRAME_MESSAGES):
+        # Paced: frames of what one STREAM_TICK_S holds at ``rate``.
+        per_frame = max(1, round(rate * STREAM_TICK_S)) if rate else STREAM_FRAME_MESSAGES
+        for first in range(0, count, per_frame):
+            if rate:
+                delay = started + first / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
             events = []
-            for n in range(first, min(count, first + STREAM_FRAME_MESSAGES)):
+            for n in range(first, min(count, first + per_frame)):
                 entity_id = entity_ids[n % len(entity_ids)]
                 state, now, context = str(next(value)), self._tick(), f"ctx-{n}"
                 self.entities[entity_id].update(s=state, lc=now, c=context)
