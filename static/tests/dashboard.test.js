@@ -162,6 +162,8 @@ test("the status badge follows instance_status notifications", async () => {
 test("areas renamed in Home Assistant and entities moved show at once", async () => {
     await mountDashboard();
     const haData = getService("ha_data");
+    // What the entity kanban listens to, to read its columns again.
+    haData.onAreasChanged((instanceId, areas) => expect.step(`areas:${instanceId}:${areas.length}`));
     haData.applyAreas({
         instance_id: 1,
         areas: [
@@ -174,6 +176,7 @@ test("areas renamed in Home Assistant and entities moved show at once", async ()
         changes: { "sensor.probe_00001": { area_id: 2, device_id: null } },
     });
     await animationFrame();
+    expect.verifySteps(["areas:1:2"]);
     expect(queryAll(".o_ha_area_tab").map((tab) => tab.textContent.trim())).toEqual([
         "All 1000",
         "Cookhouse 499",

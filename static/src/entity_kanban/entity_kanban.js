@@ -9,8 +9,9 @@ const RELOAD_DELAY_MS = 300;
 
 /**
  * Kanban of ha.entity that stays live: states change inside the cards (ha_entity_control
- * widget); entities removed from Home Assistant (archived by the connector) make the view
- * read its records again.
+ * widget); entities removed from Home Assistant (archived by the connector), moved to
+ * another area, and areas renamed, added or removed make the view read its records again
+ * (its columns are the areas).
  */
 export class HaEntityKanbanController extends KanbanController {
     setup() {
@@ -18,13 +19,18 @@ export class HaEntityKanbanController extends KanbanController {
         this.haData = useService("ha_data");
         this.reloadTimer = null;
         this.onChanges = (instanceId, changes) => {
-            if (Object.values(changes).some((change) => change === null)) {
+            if (Object.values(changes).some((change) => change === null || "area_id" in change)) {
                 this.scheduleReload();
             }
         };
-        onMounted(() => this.haData.onGlobalState(this.onChanges));
+        this.onAreas = () => this.scheduleReload();
+        onMounted(() => {
+            this.haData.onGlobalState(this.onChanges);
+            this.haData.onAreasChanged(this.onAreas);
+        });
         onWillUnmount(() => {
             this.haData.offGlobalState(this.onChanges);
+            this.haData.offAreasChanged(this.onAreas);
             clearTimeout(this.reloadTimer);
         });
     }

@@ -114,6 +114,7 @@ export class HaDataService {
         this.shownInstanceId = null;
         this._globalCallbacks = new Set();
         this._statusCallbacks = new Set();
+        this._areasCallbacks = new Set();
         this._loadSeq = 0;
         this._fetches = new Map();
         this._queuedFetches = new Map();
@@ -257,6 +258,15 @@ export class HaDataService {
         this._statusCallbacks.delete(callback);
     }
 
+    /** ``callback(instanceId, areas)`` when the areas of any instance change. */
+    onAreasChanged(callback) {
+        this._areasCallbacks.add(callback);
+    }
+
+    offAreasChanged(callback) {
+        this._areasCallbacks.delete(callback);
+    }
+
     /** Bus "entity_changes": ``{instance_id, changes: {entity_id: diff | null}}``. */
     applyEntityChanges({ instance_id: instanceId, changes }) {
         if (!changes) {
@@ -319,6 +329,13 @@ export class HaDataService {
         }
         if (instanceId === this.shownInstanceId) {
             this.state.areas = areas;
+        }
+        for (const callback of [...this._areasCallbacks]) {
+            try {
+                callback(instanceId, areas);
+            } catch (error) {
+                Promise.reject(error);
+            }
         }
     }
 
