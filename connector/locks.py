@@ -37,3 +37,14 @@ def instance_lock_is_held(cr, instance_id):
         (LOCK_NAMESPACE, instance_id),
     )
     return cr.fetchone()[0]
+
+
+# First key of the transaction lock that serialises, per instance, the registry syncs of the
+# connector with registry edits made from Odoo (models/ha_registry_mirror.py): a sync never
+# runs between Home Assistant's answer to an edit and the commit that stores it.
+REGISTRY_LOCK_NAMESPACE = 0x6842
+
+
+def lock_instance_registry(cr, instance_id):
+    """Hold the instance's registry lock until the transaction of ``cr`` ends."""
+    cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (REGISTRY_LOCK_NAMESPACE, instance_id))

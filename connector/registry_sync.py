@@ -10,6 +10,8 @@ that open pages are told (areas renamed, added or removed; entities moved).
 
 from psycopg2.extras import execute_values
 
+from .locks import lock_instance_registry
+
 REGISTRY_COMMANDS = {
     "areas": "config/area_registry/list",
     "devices": "config/device_registry/list",
@@ -37,6 +39,7 @@ class RegistryChanges:
 def sync_registries(cr, instance_id, areas, devices, entities):
     """Write the registries. Returns (entity_id -> (ha.area id or None, ha.device id or None)
     for every registered entity, ``RegistryChanges``)."""
+    lock_instance_registry(cr, instance_id)
     areas_before = _area_rows(cr, instance_id)
     area_ids = _sync_areas(cr, instance_id, areas)
     device_ids, device_areas = _sync_devices(cr, instance_id, devices, area_ids)

@@ -24,6 +24,8 @@ _logger = logging.getLogger(__name__)
 
 PREFIX = "/odoo_ha_addon"
 SERVICE_CALL_TIMEOUT_S = 10.0
+# Kinds of Home Assistant's search/related answer that list entities.
+RELATED_ENTITY_KINDS = ("automation", "script", "scene")
 HISTORY_DEFAULT_RANGE = timedelta(hours=24)
 HISTORY_MAX_RANGE = timedelta(days=366)
 HISTORY_MAX_ENTITIES = 20
@@ -358,6 +360,48 @@ class HaApiController(http.Controller):
             "service_data": service_data,
             "target": {"entity_id": entity_ids},
         }
+
+    @api_route("entity_related")
+    def entity_related(self, params):
+        """What uses an entity in Home Assistant (its ``search/related``): automations,
+        scripts and scenes, its device and area; only what the user may read in Odoo."""
+        instance = self._instance(params)
+        entity_ids = params.entity_ids("entity_id", required=True, max_items=1)
+        params.done()
+        if not self._entities(instance, entity_ids):
+            raise ApiError(
+                _("Unknown entity or no access: %(ids)s", ids=entity_ids[0]), "access_denied"
+            )
+        # sudo: ws_call is for managers and system code; the user may read this entity, and
+        # the answer is narrowed below to what the user may read.
+        related = instance.sudo().ws_call(
+            "search/related",
+            {"item_type": "entity", "item_id": entity_ids[0]},
+            timeout=SERVICE_CALL_TIMEOUT_S,
+        )
+        env = request.env
+        by_kind = {kind: set(related.get(kind) or ()) for kind in RELATED_ENTITY_KINDS}
+        readable = {
+            entity.entity_id: entity
+            for entity in self._entities(instance, sorted(set().union(*by_kind.values())))
+        }
+        data = {
+            kind: [
+                {"id": readable[e].id, "entity_id": e, "name": readable[e].display_name}
+                for e in sorted(ids)
+                if e in readable
+            ]
+            for kind, ids in by_kind.items()
+        }
+        for kind, model, field in (
+            ("device", "ha.device", "device_id"),
+            ("area", "ha.area", "area_id"),
+        ):
+            records = env[model].search(
+                [("instance_id", "=", instance.id), (field, "in", list(related.get(kind) or ()))]
+            )
+            data[kind] = [{"id": r.id, "name": r.display_name} for r in records]
+        return data
 
     # History -------------------------------------------------------------------------------
 

@@ -1,3 +1,7 @@
+# isort: off
+from . import ha_registry_mirror  # first: ha.area, ha.device and ha.entity inherit it
+
+# isort: on
 from . import (
     ha_area,
     ha_device,

@@ -1,21 +1,35 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from ..connector.locks import lock_instance_registry
 
 
 class HaArea(models.Model):
-    """An area of Home Assistant's area registry (a room or zone entities belong to)."""
+    """An area of Home Assistant's area registry (a room or zone entities belong to).
+
+    A manager creates, renames and deletes areas here as in Home Assistant: each is done there
+    first, and Odoo keeps what Home Assistant answered (ha.registry.mirror).
+    """
 
     _name = "ha.area"
+    _inherit = ["ha.registry.mirror"]
     _description = "Home Assistant Area"
     _order = "instance_id, name, id"
+    _registry_fields = ("name",)
 
     instance_id = fields.Many2one(
         "ha.instance", string="Instance", required=True, ondelete="cascade", index=True
     )
-    area_id = fields.Char(string="Area ID", required=True, help="The area's id in Home Assistant.")
+    area_id = fields.Char(
+        string="Area ID",
+        readonly=True,
+        help="The area's id in Home Assistant, given by Home Assistant when the area is created.",
+    )
     name = fields.Char(required=True)
-    icon = fields.Char(help="Material Design icon name, e.g. mdi:sofa.")
+    icon = fields.Char(readonly=True, help="Material Design icon name, e.g. mdi:sofa.")
     entity_ids = fields.One2many("ha.entity", "area_id", string="Entities")
     device_ids = fields.One2many("ha.device", "area_id", string="Devices")
+    entity_count = fields.Integer(compute="_compute_counts")
+    device_count = fields.Integer(compute="_compute_counts")
 
     _sql_constraints = [
         (
@@ -24,3 +38,46 @@ class HaArea(models.Model):
             "An area ID must be unique per Home Assistant instance.",
         ),
     ]
+
+    @api.depends("entity_ids", "device_ids")
+    def _compute_counts(self):
+        for area in self:
+            area.entity_count = len(area.entity_ids)
+            area.device_count = len(area.device_ids)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if self.env.su:
+            return super().create(vals_list)
+        self.check_access("create")
+        Instance = self.env["ha.instance"]
+        answered = []
+        for vals in vals_list:
+            instance = Instance.browse(vals.get("instance_id"))
+            lock_instance_registry(self.env.cr, instance.id)
+            entry = self.new({"instance_id": instance.id})._registry_call(
+                "config/area_registry/create", name=(vals.get("name") or "").strip()
+            )
+            answered.append(
+                {
+                    **vals,
+                    "area_id": entry["area_id"],
+                    "name": entry["name"],
+                    "icon": entry.get("icon") or False,
+                }
+            )
+        return super(HaArea, self.sudo()).create(answered).sudo(False)
+
+    def unlink(self):
+        if not self.env.su:
+            self.check_access("unlink")
+            self._registry_lock()
+            for area in self:
+                area._registry_call("config/area_registry/delete", area_id=area.area_id)
+        return super().unlink()
+
+    def _registry_send_edit(self, edited):
+        entry = self._registry_call(
+            "config/area_registry/update", area_id=self.area_id, name=(edited["name"] or "").strip()
+        )
+        return {"name": entry["name"]}

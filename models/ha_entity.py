@@ -1,8 +1,8 @@
 import json
 import re
 
-from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 
 # Domains whose states are measurements worth charting: their entities record history unless
 # Settings (default for new instances) or the instance's own list say otherwise.
@@ -47,7 +47,10 @@ class HaEntity(models.Model):
     """
 
     _name = "ha.entity"
+    _inherit = ["ha.registry.mirror"]
     _description = "Home Assistant Entity"
+    # A manager's edit of these is made in Home Assistant's entity registry (ha.registry.mirror).
+    _registry_fields = ("name", "area_id")
     _order = "instance_id, entity_id"
     _rec_names_search = ["name", "entity_id"]
 
@@ -56,14 +59,26 @@ class HaEntity(models.Model):
     )
     entity_id = fields.Char(string="Entity ID", required=True, index=True, readonly=True)
     domain = fields.Char(compute="_compute_domain", store=True, index=True)
-    name = fields.Char(readonly=True, help="Friendly name in Home Assistant.")
+    name = fields.Char(
+        readonly=True,
+        help="Friendly name in Home Assistant. A manager's change renames the entity in Home "
+        "Assistant; emptied, the entity takes its integration's name again.",
+    )
     state = fields.Char(readonly=True)
     attributes = fields.Json(readonly=True)
     last_changed = fields.Datetime(readonly=True, help="When the state last changed (HA time).")
     last_updated = fields.Datetime(
         readonly=True, help="When the state or its attributes last changed (HA time)."
     )
-    area_id = fields.Many2one("ha.area", string="Area", ondelete="set null", readonly=True)
+    area_id = fields.Many2one(
+        "ha.area",
+        string="Area",
+        ondelete="set null",
+        readonly=True,
+        domain="[('instance_id', '=', instance_id)]",
+        help="The entity's area, its own or else its device's. A manager's change moves the "
+        "entity in Home Assistant; emptied, the entity follows its device's area.",
+    )
     device_id = fields.Many2one("ha.device", string="Device", ondelete="set null", readonly=True)
     unit_of_measurement = fields.Char(readonly=True)
     ha_removed = fields.Boolean(
@@ -162,6 +177,25 @@ class HaEntity(models.Model):
         result = super().write(vals)
         starting._request_history_backfill()
         return result
+
+    def _registry_send_edit(self, edited):
+        payload = {"entity_id": self.entity_id}
+        if "name" in edited:
+            payload["name"] = (edited["name"] or "").strip() or None
+        if "area_id" in edited:
+            area = self.env["ha.area"].browse(edited["area_id"] or [])
+            if area and area.instance_id != self.instance_id:
+                raise UserError(_("The area must belong to the entity's instance."))
+            payload["area_id"] = self._registry_area_id(area)
+        answer = self._registry_call("config/entity_registry/update", **payload)
+        entry = (answer or {}).get("entity_entry") or {}
+        stored = {}
+        if "name" in edited:
+            stored["name"] = entry.get("name") or entry.get("original_name") or self.entity_id
+        if "area_id" in edited:
+            area = self._registry_area_record(self.instance_id, entry.get("area_id"))
+            stored["area_id"] = (area or self.device_id.area_id).id
+        return stored
 
     def _request_history_backfill(self):
         """Have the connector fetch the recent past of these entities from Home Assistant

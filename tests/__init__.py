@@ -12,6 +12,7 @@ from . import (
     test_install,
     test_models,
     test_realtime,
+    test_registry_edit,
     test_rpc_access,
     test_service_permissions,
 )

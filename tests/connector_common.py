@@ -9,6 +9,8 @@ import json
 import time
 
 from odoo import SUPERUSER_ID, api
+from odoo.service.model import retrying
+from odoo.tools import mute_logger
 
 from ..connector.supervisor import ConnectorSupervisor
 from ..hass.rest import HARestClient
@@ -34,11 +36,21 @@ class ConnectorCase(HaServerCase):
     # Committed data -----------------------------------------------------------------------
 
     def run_committed(self, function):
-        """``function(env)`` in a transaction of its own, committed; returns its result."""
+        """``function(env)`` in a transaction of its own, committed; returns its result.
+
+        The connector writes the same rows all along: a serialization failure is answered
+        as Odoo answers it for a web request, by trying again (the failed query's log line
+        is muted, the retry is logged)."""
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            result = function(env)
-            env.flush_all()
+
+            def attempt():
+                result = function(env)
+                env.flush_all()
+                return result
+
+            with mute_logger("odoo.sql_db"):
+                result = retrying(attempt, env)
             # Committed on purpose: connector threads only see committed rows.
             cr.commit()
             return result

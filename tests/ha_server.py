@@ -105,6 +105,17 @@ script:
       - service: input_boolean.turn_on
         target:
           entity_id: input_boolean.front_door_unlocked
+# Uses light.bed_light (what an entity's "Related" panel shows); its event never comes.
+automation:
+  - id: evening_lights
+    alias: Evening lights
+    trigger:
+      - platform: event
+        event_type: odoo_ha_addon_test_never_fired
+    action:
+      - service: light.turn_off
+        target:
+          entity_id: light.bed_light
 scene:
   - name: Evening
     entities:

@@ -367,6 +367,32 @@ class TestJsonApi(ApiCase):
         )
         self.wait_ha_state(OTHER_LIGHT, "off")
 
+    # Related -------------------------------------------------------------------------------
+
+    def test_related_lists_what_uses_an_entity_as_far_as_the_user_may_read(self):
+        self._wait_connected(self.env.cr.dbname)  # another test may have restarted it
+        self.login(self.manager)
+        data = self.ok("entity_related", ha_instance_id=self.live_id, entity_id=LIGHT)
+        self.assertIn(
+            "automation.evening_lights", [item["entity_id"] for item in data["automation"]]
+        )
+        self.assertEqual(len(data["device"]), 1)
+        # The member reads the light but not the automation that uses it.
+        self.login(self.member)
+        data = self.ok("entity_related", ha_instance_id=self.live_id, entity_id=LIGHT)
+        self.assertEqual(data["automation"], [])
+        self.assertEqual(len(data["device"]), 1)
+        self.refused(
+            "entity_related",
+            "access_denied",
+            ha_instance_id=self.live_id,
+            entity_id="automation.evening_lights",
+        )
+        self.login(self.internal)
+        self.refused(
+            "entity_related", "instance_not_found", ha_instance_id=self.live_id, entity_id=LIGHT
+        )
+
     # History ------------------------------------------------------------------------------
 
     def test_history_is_downsampled_per_entity(self):

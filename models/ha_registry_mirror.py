@@ -1,0 +1,121 @@
+"""Edits of Home Assistant's registries made from Odoo, written through to Home Assistant.
+
+Areas, devices and the names and areas of entities belong to Home Assistant: Odoo mirrors
+them (connector/registry_sync.py). A manager who edits one of these values in Odoo edits it
+in Home Assistant: the change is sent as the registry command it stands for, and what Home
+Assistant answers is what Odoo stores, never the value as typed. When Home Assistant refuses
+(instance not connected, unknown area, entity not in its registry) the user gets the reason
+and Odoo changes nothing.
+
+Who writes what:
+
+- a user's write (a manager: the access rules keep everyone else out) of a registry field is
+  sent to Home Assistant first;
+- superuser writes are the mirror itself (the answers stored here, fixtures, system code)
+  and are stored as they are; the connector writes the mirror with SQL of its own.
+
+No loop: Home Assistant's registry event after an edit makes the connector read the
+registries again, which stores the same values and sends nothing back.
+"""
+
+from odoo import _, api, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..connector.locks import lock_instance_registry
+from ..hass import errors
+
+# Registry commands wait this long for Home Assistant.
+REGISTRY_TIMEOUT_S = 10.0
+
+
+class HaRegistryMirror(models.AbstractModel):
+    _name = "ha.registry.mirror"
+    _description = "Home Assistant Registry Mirror"
+
+    # Fields whose edits are sent to Home Assistant; set by each model.
+    _registry_fields = ()
+
+    def write(self, vals):
+        edited = {name: vals[name] for name in self._registry_fields if name in vals}
+        if not edited or self.env.su:
+            return super().write(vals)
+        self.check_access("write")
+        self._registry_lock()
+        for record in self:
+            answered = record._registry_send_edit(edited)
+            super(HaRegistryMirror, record.sudo()).write(answered)
+        rest = {name: value for name, value in vals.items() if name not in edited}
+        return super().write(rest) if rest else True
+
+    def _registry_lock(self):
+        """Keep the connector off these rows until this transaction ends: its registry sync
+        waits for the instance's registry lock, its state writer for the rows' locks. Home
+        Assistant's answer is then stored without a concurrent update making this
+        transaction fail after Home Assistant already made the change."""
+        for instance in self.instance_id:
+            lock_instance_registry(self.env.cr, instance.id)
+        if self.ids:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM %s WHERE id IN %s FOR UPDATE",
+                    SQL.identifier(self._table),
+                    tuple(self.ids),
+                )
+            )
+
+    def _registry_send_edit(self, edited):
+        """Send ``edited`` (field -> new value) to Home Assistant; return the values to store,
+        from Home Assistant's answer."""
+        raise NotImplementedError
+
+    def _registry_call(self, message_type, **payload):
+        """One registry command on this record's instance; Home Assistant's refusals become
+        a ``UserError`` that says why."""
+        instance = self.instance_id
+        try:
+            # sudo: ws_call is for managers and system code; the caller checked write access.
+            return instance.sudo().ws_call(message_type, payload, timeout=REGISTRY_TIMEOUT_S)
+        except errors.NotConnected as error:
+            raise UserError(
+                _(
+                    "%(instance)s is not connected, so Home Assistant cannot be changed now: "
+                    "%(reason)s",
+                    instance=instance.name,
+                    reason=error,
+                )
+            ) from None
+        except errors.CommandFailed as error:
+            raise UserError(
+                _("Home Assistant refused the change: %(reason)s", reason=error.message)
+            ) from None
+        except errors.HAError as error:
+            raise UserError(
+                _("The change could not be made in Home Assistant: %(reason)s", reason=error)
+            ) from None
+
+    def _registry_area_id(self, area):
+        """The Home Assistant id of ``area`` (an ha.area), checked against Home Assistant's
+        current areas: it accepts unknown area ids without a word."""
+        if not area:
+            return None
+        known = {entry["area_id"] for entry in self._registry_call("config/area_registry/list")}
+        if area.area_id not in known:
+            raise UserError(
+                _(
+                    "The area %(area)s no longer exists in Home Assistant; choose another one.",
+                    area=area.name,
+                )
+            )
+        return area.area_id
+
+    @api.model
+    def _registry_area_record(self, instance, ha_area_id):
+        """The ha.area of ``instance`` for a Home Assistant area id (empty if none)."""
+        if not ha_area_id:
+            return self.env["ha.area"]
+        return (
+            self.env["ha.area"]
+            .sudo()
+            .search([("instance_id", "=", instance.id), ("area_id", "=", ha_area_id)], limit=1)
+        )
