@@ -5,7 +5,8 @@ event, in one transaction per sync. Areas and devices are HA-owned rows: created
 deleted to match Home Assistant. Entities are not created here (their states create them); the
 registry only decides each entity's area (its own, else its device's) and device, which this
 returns so the state writer sets them on entities it creates later, with what changed, so
-that open pages are told (areas renamed, added or removed; entities moved).
+that open pages are told (areas and devices renamed, added, removed or moved; entities
+moved).
 """
 
 from psycopg2.extras import execute_values
@@ -28,10 +29,11 @@ _NOW = "now() at time zone 'UTC'"
 
 
 class RegistryChanges:
-    """What a sync changed that open pages show: the areas, and entities' area or device."""
+    """What a sync changed that open pages show: areas or devices, and entities' area or
+    device."""
 
-    def __init__(self, areas_changed, entity_links):
-        self.areas_changed = areas_changed
+    def __init__(self, registry_changed, entity_links):
+        self.registry_changed = registry_changed
         # entity_id -> (ha.area id or None, ha.device id or None), for changed entities only
         self.entity_links = entity_links
 
@@ -40,7 +42,7 @@ def sync_registries(cr, instance_id, areas, devices, entities):
     """Write the registries. Returns (entity_id -> (ha.area id or None, ha.device id or None)
     for every registered entity, ``RegistryChanges``)."""
     lock_instance_registry(cr, instance_id)
-    areas_before = _area_rows(cr, instance_id)
+    before = _registry_rows(cr, instance_id)
     area_ids = _sync_areas(cr, instance_id, areas)
     device_ids, device_areas = _sync_devices(cr, instance_id, devices, area_ids)
     links = {}
@@ -49,15 +51,21 @@ def sync_registries(cr, instance_id, areas, devices, entities):
         area_id = area_ids.get(entry.get("area_id")) or device_areas.get(device_id)
         links[entry["entity_id"]] = (area_id, device_id)
     changed_links = _apply_links(cr, instance_id, links)
-    return links, RegistryChanges(areas_before != _area_rows(cr, instance_id), changed_links)
+    return links, RegistryChanges(before != _registry_rows(cr, instance_id), changed_links)
 
 
-def _area_rows(cr, instance_id):
+def _registry_rows(cr, instance_id):
+    """What pages show of the areas and devices, to tell whether a sync changed it."""
     cr.execute(
         "SELECT id, area_id, name, icon FROM ha_area WHERE instance_id = %s ORDER BY id",
         (instance_id,),
     )
-    return cr.fetchall()
+    areas = cr.fetchall()
+    cr.execute(
+        "SELECT id, name, name_by_user, area_id FROM ha_device WHERE instance_id = %s ORDER BY id",
+        (instance_id,),
+    )
+    return areas, cr.fetchall()
 
 
 def _sync_areas(cr, instance_id, areas):

@@ -274,16 +274,13 @@ class HaApiController(http.Controller):
         instance = self._instance(params)
         params.done()
         env = request.env
-        areas = env["ha.area"].search([("instance_id", "=", instance.id)])
         entities = env["ha.entity"].search(
             [("instance_id", "=", instance.id)], order="name, entity_id"
         )
         return {
             "instance": _instance_data(instance, instance.id),
-            "areas": [
-                {"id": a.id, "area_id": a.area_id, "name": a.name, "icon": a.icon or None}
-                for a in areas
-            ],
+            # areas and devices, read as the user
+            **env["ha.realtime.update"]._registry_payload(instance),
             "entities": entities._api_data(env.user),
             "can_manage": _is_manager(env),
         }

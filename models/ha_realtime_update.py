@@ -28,7 +28,7 @@ ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
 ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
 INSTANCE_STATUS = "odoo_ha_addon/instance_status"
 ACCESS_CHANGED = "odoo_ha_addon/access_changed"
-AREAS_CHANGED = "odoo_ha_addon/areas_changed"
+REGISTRY_CHANGED = "odoo_ha_addon/registry_changed"
 # More entity changes than this in one message: browsers are told to read the instance again.
 BUS_MAX_CHANGES = 200
 # Fields of ha.instance the web client shows live; never the token.
@@ -101,18 +101,12 @@ class HaRealtimeUpdate(models.AbstractModel):
 
     @api.model
     def _notify_registry_changes(self, instance, changes):
-        """Registry updates open pages show at once: the instance's areas (renamed, added,
-        removed) and entities moved to another area or device (``RegistryChanges``)."""
-        if changes.areas_changed:
-            areas = self.env["ha.area"].sudo().search([("instance_id", "=", instance.id)])
-            payload = {
-                "instance_id": instance.id,
-                "areas": [
-                    {"id": a.id, "area_id": a.area_id, "name": a.name, "icon": a.icon or None}
-                    for a in areas
-                ],
-            }
-            self._send_to_instance_scopes(instance, AREAS_CHANGED, payload)
+        """Registry updates open pages show at once: the instance's areas and devices
+        (renamed, added, removed, moved) and entities moved to another area or device
+        (``RegistryChanges``)."""
+        if changes.registry_changed:
+            payload = {"instance_id": instance.id, **self._registry_payload(instance)}
+            self._send_to_instance_scopes(instance, REGISTRY_CHANGED, payload)
         links = changes.entity_links
         if len(links) > BUS_MAX_CHANGES:
             self._notify_entities_reload(instance)
@@ -124,6 +118,23 @@ class HaRealtimeUpdate(models.AbstractModel):
                     for entity_id, (area_id, device_id) in links.items()
                 },
             )
+
+    @api.model
+    def _registry_payload(self, instance):
+        """The instance's areas and devices as pages show them (every reader of the instance
+        may read both through the ORM)."""
+        areas = self.env["ha.area"].search([("instance_id", "=", instance.id)])
+        devices = self.env["ha.device"].search([("instance_id", "=", instance.id)])
+        return {
+            "areas": [
+                {"id": a.id, "area_id": a.area_id, "name": a.name, "icon": a.icon or None}
+                for a in areas
+            ],
+            "devices": [
+                {"id": d.id, "name": d.display_name, "area_id": d.area_id.id or None}
+                for d in devices
+            ],
+        }
 
     @api.model
     def _notify_user(self, user, notification_type, payload):

@@ -2,6 +2,7 @@
 (fixtures: tests/api_common.py)."""
 
 import json
+import time
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -370,9 +371,16 @@ class TestJsonApi(ApiCase):
     # Related -------------------------------------------------------------------------------
 
     def test_related_lists_what_uses_an_entity_as_far_as_the_user_may_read(self):
-        self._wait_connected(self.env.cr.dbname)  # another test may have restarted it
         self.login(self.manager)
-        data = self.ok("entity_related", ha_instance_id=self.live_id, entity_id=LIGHT)
+        # Another test may have restarted the connection: wait until it is back.
+        deadline = time.monotonic() + 20
+        while True:
+            envelope = self.call("entity_related", ha_instance_id=self.live_id, entity_id=LIGHT)
+            if envelope["error_type"] != "not_connected" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertTrue(envelope["success"], envelope)
+        data = envelope["data"]
         self.assertIn(
             "automation.evening_lights", [item["entity_id"] for item in data["automation"]]
         )

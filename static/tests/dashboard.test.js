@@ -163,13 +163,16 @@ test("areas renamed in Home Assistant and entities moved show at once", async ()
     await mountDashboard();
     const haData = getService("ha_data");
     // What the entity kanban listens to, to read its columns again.
-    haData.onAreasChanged((instanceId, areas) => expect.step(`areas:${instanceId}:${areas.length}`));
-    haData.applyAreas({
+    haData.onRegistryChanged((instanceId, { areas }) =>
+        expect.step(`areas:${instanceId}:${areas.length}`),
+    );
+    haData.applyRegistry({
         instance_id: 1,
         areas: [
             { id: 1, area_id: "kitchen", name: "Cookhouse", icon: null },
             { id: 2, area_id: "garage", name: "Garage", icon: null },
         ],
+        devices: [],
     });
     haData.applyEntityChanges({
         instance_id: 1,
@@ -186,4 +189,57 @@ test("areas renamed in Home Assistant and entities moved show at once", async ()
     await contains(".o_ha_area_tab:contains(Garage)").click();
     expect(".o_ha_entity_card").toHaveCount(1);
     expect(".o_ha_entity_card").toHaveAttribute("data-entity-id", "sensor.probe_00001");
+});
+
+test("grouped by device: a heading per device, entities without a device last", async () => {
+    entities = [
+        sensor(1, { device_id: 7 }),
+        sensor(2),
+        sensor(3, { device_id: 8 }),
+        sensor(4, { device_id: 7 }),
+    ];
+    onRpc("/odoo_ha_addon/entities", () => ({
+        success: true,
+        data: {
+            instance: { id: 1, name: "Home", status: "connected", current: true },
+            areas: [],
+            devices: [
+                { id: 7, name: "Zigbee plug", area_id: null },
+                { id: 8, name: "Attic sensor", area_id: null },
+            ],
+            entities: entities.map((entity) => ({ ...entity })),
+            can_manage: false,
+        },
+        error: null,
+        error_type: null,
+    }));
+    await mountDashboard();
+    await contains(".o_ha_by_device").click();
+    const order = queryAll(".o_ha_device_heading, .o_ha_entity_card").map((el) =>
+        el.classList.contains("o_ha_device_heading") ? el.textContent.trim() : el.dataset.entityId,
+    );
+    expect(order).toEqual([
+        "Attic sensor",
+        "sensor.probe_00003",
+        "Zigbee plug",
+        "sensor.probe_00001",
+        "sensor.probe_00004",
+        "No device",
+        "sensor.probe_00002",
+    ]);
+    // A device renamed in Home Assistant is renamed here.
+    getService("ha_data").applyRegistry({
+        instance_id: 1,
+        areas: [],
+        devices: [
+            { id: 7, name: "Attic plug", area_id: null },
+            { id: 8, name: "Attic sensor", area_id: null },
+        ],
+    });
+    await animationFrame();
+    expect(queryAll(".o_ha_device_heading").map((el) => el.textContent.trim())).toEqual([
+        "Attic plug",
+        "Attic sensor",
+        "No device",
+    ]);
 });

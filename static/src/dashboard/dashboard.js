@@ -57,7 +57,13 @@ export class HaDashboard extends Component {
         this.action = useService("action");
         this.notification = useService("notification");
         this.data = useState(this.haData.state);
-        this.filters = useState({ area: ALL_AREAS, search: "", domain: "", state: "" });
+        this.filters = useState({
+            area: ALL_AREAS,
+            search: "",
+            domain: "",
+            state: "",
+            byDevice: false,
+        });
         this.view = useState({ version: 0, pages: 1 });
         this.ALL_AREAS = ALL_AREAS;
         this.NO_AREA = NO_AREA;
@@ -148,11 +154,13 @@ export class HaDashboard extends Component {
         // reload, new areas), not to the entities inside.
         const entities = toRaw(this.data.entities);
         const areas = toRaw(this.data.areas);
-        const { area, search, domain, state } = this.filters;
-        const key = [entities, areas, area, search, domain, state, this.view.version];
+        const devices = toRaw(this.data.devices);
+        const { area, search, domain, state, byDevice } = this.filters;
+        const key = [entities, areas, devices, area, search, domain, state, byDevice];
+        key.push(this.view.version);
         const cached = this._listing;
         if (!cached.key || key.some((value, index) => value !== cached.key[index])) {
-            cached.result = buildListing(entities, areas, this.filters);
+            cached.result = buildListing(entities, areas, this.filters, devices);
             cached.indexed = indexListing(entities);
             cached.key = key;
         }
@@ -161,6 +169,23 @@ export class HaDashboard extends Component {
 
     get shownIds() {
         return this.listing.ids.slice(0, this.view.pages * PAGE_SIZE);
+    }
+
+    /** The cards to render, with a device heading before each device's first card when the
+     * list is grouped by device. */
+    get shownRows() {
+        const { groupOf } = this.listing;
+        const rows = [];
+        let group = null;
+        for (const entityId of this.shownIds) {
+            const next = groupOf?.get(entityId);
+            if (next && next.key !== group) {
+                group = next.key;
+                rows.push({ key: `device-${next.key}`, heading: next.name });
+            }
+            rows.push({ key: entityId, entityId });
+        }
+        return rows;
     }
 
     get hasMore() {
@@ -209,6 +234,10 @@ export class HaDashboard extends Component {
 
     selectArea(key) {
         this.setFilter("area", key);
+    }
+
+    toggleByDevice() {
+        this.setFilter("byDevice", !this.filters.byDevice);
     }
 
     clearFilters() {

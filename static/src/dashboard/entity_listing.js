@@ -34,14 +34,18 @@ export function matchesFilters(entity, { area, search, domain, state }) {
     );
 }
 
+const NO_DEVICE = "none";
+
 /**
  * What the dashboard lists for ``entities`` (entity_id -> entity, plain objects) under
  * ``filters``: the ids to show in order, the area tabs with their counts, the domains, the
- * total. One pass over the entities; the dashboard calls it only when the membership of the
- * list can have changed (filters, entities added or removed, names, areas), never for a
- * change of state alone.
+ * total, and with ``filters.byDevice`` the device group of each id (``groupOf``: entity_id ->
+ * {key, name}), the list then ordered by device, entities without a device last. One pass
+ * over the entities; the dashboard calls it only when the membership of the list can have
+ * changed (filters, entities added or removed, names, areas, devices), never for a change of
+ * state alone.
  */
-export function buildListing(entities, areas, filters) {
+export function buildListing(entities, areas, filters, devices = []) {
     const all = Object.values(entities);
     const counts = {};
     const domains = new Set();
@@ -54,7 +58,31 @@ export function buildListing(entities, areas, filters) {
             shown.push(entity);
         }
     }
-    shown.sort((a, b) => collator.compare(sortName(a), sortName(b)));
+    let groupOf = null;
+    if (filters.byDevice) {
+        const names = new Map(devices.map((device) => [device.id, device.name]));
+        groupOf = new Map();
+        for (const entity of shown) {
+            const name = names.get(entity.device_id);
+            groupOf.set(
+                entity.entity_id,
+                name ? { key: entity.device_id, name } : { key: NO_DEVICE, name: _t("No device") },
+            );
+        }
+        const groupName = (entity) => groupOf.get(entity.entity_id);
+        shown.sort((a, b) => {
+            const [ga, gb] = [groupName(a), groupName(b)];
+            if (ga.key !== gb.key) {
+                if (ga.key === NO_DEVICE || gb.key === NO_DEVICE) {
+                    return ga.key === NO_DEVICE ? 1 : -1;
+                }
+                return collator.compare(ga.name, gb.name) || ga.key - gb.key;
+            }
+            return collator.compare(sortName(a), sortName(b));
+        });
+    } else {
+        shown.sort((a, b) => collator.compare(sortName(a), sortName(b)));
+    }
     const tabs = [{ key: ALL_AREAS, name: _t("All"), count: all.length }];
     for (const area of areas) {
         if (counts[area.id]) {
@@ -66,6 +94,7 @@ export function buildListing(entities, areas, filters) {
     }
     return {
         ids: shown.map((entity) => entity.entity_id),
+        groupOf,
         tabs,
         domains: [...domains].sort(),
         total: all.length,
@@ -94,6 +123,9 @@ export function changesListing(changes, entities, indexed, filters) {
         if (entity.name !== listed.name || (entity.area_id || null) !== listed.area) {
             return true;
         }
+        if (filters.byDevice && (entity.device_id || null) !== listed.device) {
+            return true;
+        }
         if (filters.state && "state" in diff) {
             return true;
         }
@@ -101,11 +133,15 @@ export function changesListing(changes, entities, indexed, filters) {
     return false;
 }
 
-/** entity_id -> {name, area} of ``entities``, for ``changesListing``. */
+/** entity_id -> {name, area, device} of ``entities``, for ``changesListing``. */
 export function indexListing(entities) {
     const indexed = new Map();
     for (const entity of Object.values(entities)) {
-        indexed.set(entity.entity_id, { name: entity.name, area: entity.area_id || null });
+        indexed.set(entity.entity_id, {
+            name: entity.name,
+            area: entity.area_id || null,
+            device: entity.device_id || null,
+        });
     }
     return indexed;
 }

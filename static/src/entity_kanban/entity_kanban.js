@@ -26,11 +26,11 @@ export class HaEntityKanbanController extends KanbanController {
         this.onAreas = () => this.scheduleReload();
         onMounted(() => {
             this.haData.onGlobalState(this.onChanges);
-            this.haData.onAreasChanged(this.onAreas);
+            this.haData.onRegistryChanged(this.onAreas);
         });
         onWillUnmount(() => {
             this.haData.offGlobalState(this.onChanges);
-            this.haData.offAreasChanged(this.onAreas);
+            this.haData.offRegistryChanged(this.onAreas);
             clearTimeout(this.reloadTimer);
         });
     }

@@ -7,7 +7,7 @@ export const HA_NOTIFICATIONS = {
     "odoo_ha_addon/entity_changes": "applyEntityChanges",
     "odoo_ha_addon/entities_reload": "applyReload",
     "odoo_ha_addon/instance_status": "applyInstanceStatus",
-    "odoo_ha_addon/areas_changed": "applyAreas",
+    "odoo_ha_addon/registry_changed": "applyRegistry",
     "odoo_ha_addon/instance_switched": "applyInstanceSwitched",
     "odoo_ha_addon/instance_fallback": "applyFallback",
 };

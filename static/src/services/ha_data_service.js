@@ -104,17 +104,18 @@ export class HaDataService {
             currentInstanceId: null,
             instance: null,
             areas: [],
+            devices: [],
             entities: {},
             canManage: false,
             loading: false,
             error: null,
         });
-        /** @type {Map<number, {instance, areas, entities, canManage, ignored: Set<string>}>} */
+        /** @type {Map<number, {instance, areas, devices, entities, canManage, ignored: Set<string>}>} */
         this.cache = new Map();
         this.shownInstanceId = null;
         this._globalCallbacks = new Set();
         this._statusCallbacks = new Set();
-        this._areasCallbacks = new Set();
+        this._registryCallbacks = new Set();
         this._loadSeq = 0;
         this._fetches = new Map();
         this._queuedFetches = new Map();
@@ -258,13 +259,14 @@ export class HaDataService {
         this._statusCallbacks.delete(callback);
     }
 
-    /** ``callback(instanceId, areas)`` when the areas of any instance change. */
-    onAreasChanged(callback) {
-        this._areasCallbacks.add(callback);
+    /** ``callback(instanceId, {areas, devices})`` when the areas or devices of any
+     * instance change in Home Assistant. */
+    onRegistryChanged(callback) {
+        this._registryCallbacks.add(callback);
     }
 
-    offAreasChanged(callback) {
-        this._areasCallbacks.delete(callback);
+    offRegistryChanged(callback) {
+        this._registryCallbacks.delete(callback);
     }
 
     /** Bus "entity_changes": ``{instance_id, changes: {entity_id: diff | null}}``. */
@@ -321,18 +323,19 @@ export class HaDataService {
         }, ACCESS_RELOAD_MS);
     }
 
-    /** Bus "areas_changed": the instance's areas were renamed, added or removed in HA. */
-    applyAreas({ instance_id: instanceId, areas }) {
+    /** Bus "registry_changed": areas or devices of the instance were renamed, added,
+     * removed or moved in Home Assistant. */
+    applyRegistry({ instance_id: instanceId, areas, devices }) {
         const entry = this.cache.get(instanceId);
         if (entry) {
-            entry.areas = areas;
+            Object.assign(entry, { areas, devices });
         }
         if (instanceId === this.shownInstanceId) {
-            this.state.areas = areas;
+            Object.assign(this.state, { areas, devices });
         }
-        for (const callback of [...this._areasCallbacks]) {
+        for (const callback of [...this._registryCallbacks]) {
             try {
-                callback(instanceId, areas);
+                callback(instanceId, { areas, devices });
             } catch (error) {
                 Promise.reject(error);
             }
@@ -486,6 +489,7 @@ export class HaDataService {
         const entry = {
             instance: data.instance,
             areas: data.areas,
+            devices: data.devices || [],
             entities,
             canManage: data.can_manage,
             ignored,
@@ -512,6 +516,7 @@ export class HaDataService {
         Object.assign(this.state, {
             instance: entry ? entry.instance : null,
             areas: entry ? entry.areas : [],
+            devices: entry ? entry.devices : [],
             entities: entry ? entry.entities : {},
             canManage: entry ? entry.canManage : false,
             loading: false,
