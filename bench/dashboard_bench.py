@@ -35,16 +35,13 @@ import contextlib
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
-import websocket
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -57,7 +54,6 @@ PROBE_PREFIX = "sensor.aaa_probe_"
 PROBE_INTERVAL_S = 0.2
 MIRROR_TIMEOUT_S = 300.0
 RENDER_TIMEOUT_S = 120.0
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # In the page: waits for the dashboard to show ``total`` entities and its first cards, and
 # answers performance.now() at that moment (navigation start is 0).
@@ -159,81 +155,6 @@ def run_committed(registry, function):
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else None
-
-
-# Chromium over the DevTools protocol --------------------------------------------------------
-
-
-class Chromium:
-    """Headless Chromium with one page, driven over the DevTools protocol."""
-
-    def __init__(self):
-        if not CHROMIUM:
-            sys.exit("No chromium on PATH: apt-get install chromium")
-        self.profile = tempfile.mkdtemp(prefix="ha_dashboard_bench_")
-        self.process = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-allow-origins=*",
-                "--remote-debugging-port=0",
-                "--window-size=1600,1000",
-                f"--user-data-dir={self.profile}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        port_file = Path(self.profile, "DevToolsActivePort")
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if time.monotonic() > deadline:
-                raise RuntimeError("Chromium did not open its DevTools port")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        pages = requests.get(f"http://127.0.0.1:{port}/json", timeout=10).json()
-        page = next(target for target in pages if target["type"] == "page")
-        self.socket = websocket.create_connection(
-            page["webSocketDebuggerUrl"], timeout=RENDER_TIMEOUT_S, suppress_origin=True
-        )
-        self._id = 0
-
-    def send(self, method, **params):
-        self._id += 1
-        self.socket.send(json.dumps({"id": self._id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv())
-            if message.get("id") == self._id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    def evaluate(self, expression):
-        result = self.send(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
-        )
-        if "exceptionDetails" in result:
-            raise RuntimeError(result["exceptionDetails"].get("exception", {}).get("description"))
-        return result["result"].get("value")
-
-    def heap_mb(self):
-        self.send("HeapProfiler.collectGarbage")
-        return self.send("Runtime.getHeapUsage")["usedSize"] / 2**20
-
-    def close(self):
-        with contextlib.suppress(Exception):
-            self.socket.close()
-        self.process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 # Sources of states -------------------------------------------------------------------------
@@ -344,7 +265,9 @@ class DashboardBench:
             server = odoo_server.OdooServer(self.dbname).start()
             stack.callback(server.stop)
             self.wait_mirrored(instance_id, source.total)
-            browser = Chromium()
+            browser = load_by_path(
+                "ha_bench_cdp_browser", ADDON_DIR / "tests" / "cdp_browser.py"
+            ).Chromium()
             stack.callback(browser.close)
             result = {"source": source.label, "entities": source.total}
             result.update(self.first_render(browser, server, instance_id, source.total))

@@ -66,7 +66,10 @@ class HaArea(models.Model):
                     "icon": entry.get("icon") or False,
                 }
             )
-        return super(HaArea, self.sudo()).create(answered).sudo(False)
+        areas = super(HaArea, self.sudo()).create(answered)
+        for instance in areas.instance_id:
+            self.env["ha.realtime.update"].sudo()._notify_registry_edit(instance)
+        return areas.sudo(False)
 
     def unlink(self):
         if not self.env.su:
@@ -74,6 +77,11 @@ class HaArea(models.Model):
             self._registry_lock()
             for area in self:
                 area._registry_call("config/area_registry/delete", area_id=area.area_id)
+            instances = self.instance_id.sudo()
+            result = super().unlink()
+            for instance in instances:
+                self.env["ha.realtime.update"].sudo()._notify_registry_edit(instance)
+            return result
         return super().unlink()
 
     def _registry_send_edit(self, edited):

@@ -197,6 +197,16 @@ class HaEntity(models.Model):
             stored["area_id"] = (area or self.device_id.area_id).id
         return stored
 
+    def _registry_notify(self, stored):
+        change = {}
+        if "name" in stored:
+            change["name"] = stored["name"]
+        if "area_id" in stored:
+            change["area_id"] = stored["area_id"] or None
+        self.env["ha.realtime.update"]._notify_entity_changes(
+            self.instance_id, {self.entity_id: change}
+        )
+
     def _request_history_backfill(self):
         """Have the connector fetch the recent past of these entities from Home Assistant
         (see connector/history_backfill.py); it is told when this transaction commits."""

@@ -120,6 +120,13 @@ class HaRealtimeUpdate(models.AbstractModel):
             )
 
     @api.model
+    def _notify_registry_edit(self, instance):
+        """After an edit of areas or devices made from Odoo: their new lists to every scope
+        of the instance (as a registry sync that changed them would send)."""
+        payload = {"instance_id": instance.id, **self.sudo()._registry_payload(instance)}
+        self._send_to_instance_scopes(instance, REGISTRY_CHANGED, payload)
+
+    @api.model
     def _registry_payload(self, instance):
         """The instance's areas and devices as pages show them (every reader of the instance
         may read both through the ORM)."""

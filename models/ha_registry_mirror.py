@@ -45,6 +45,7 @@ class HaRegistryMirror(models.AbstractModel):
         for record in self:
             answered = record._registry_send_edit(edited)
             super(HaRegistryMirror, record.sudo()).write(answered)
+            record.sudo()._registry_notify(answered)
         rest = {name: value for name, value in vals.items() if name not in edited}
         return super().write(rest) if rest else True
 
@@ -68,6 +69,11 @@ class HaRegistryMirror(models.AbstractModel):
         """Send ``edited`` (field -> new value) to Home Assistant; return the values to store,
         from Home Assistant's answer."""
         raise NotImplementedError
+
+    def _registry_notify(self, stored):
+        """Tell open pages what the edit changed (``stored``: the values written), when this
+        transaction commits: they need not wait for Home Assistant's registry event."""
+        self.env["ha.realtime.update"]._notify_registry_edit(self.instance_id)
 
     def _registry_call(self, message_type, **payload):
         """One registry command on this record's instance; Home Assistant's refusals become

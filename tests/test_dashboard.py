@@ -1,4 +1,6 @@
 import asyncio
+import json
+import logging
 import threading
 import time
 
@@ -8,9 +10,12 @@ from odoo.tests import HttpCase, get_db_name, tagged
 
 from ..hass.connection import HAConnection
 from ..hass.rest import HARestClient
+from .cdp_browser import Chromium
 from .common import HaTestCommon, _running_ha_server
 from .odoo_server import OdooServer
 from .test_frontend_js import _BrowserLog
+
+_logger = logging.getLogger(__name__)
 
 LIVE_TIMEOUT_S = 30.0
 
@@ -39,6 +44,42 @@ REGISTRY_AND_OUTAGE_JS = """
     await waitFor("the outage", () => badge() && badge() !== "connected");
     console.log("test successful");
 })()
+"""
+# In a second browser on the dashboard: search the light, wait for its card, then record when
+# the card shows the new name and the Kitchen tab counts one more entity.
+SECOND_PAGE_WATCH_JS = """
+new Promise((resolve, reject) => {
+    const kitchen = () => {
+        const tab = [...document.querySelectorAll(".o_ha_area_tab")].find((el) =>
+            el.textContent.includes("Kitchen")
+        );
+        return tab ? parseInt(tab.querySelector(".badge").textContent) : 0;
+    };
+    const card = () => document.querySelector(".o_ha_entity_card[data-entity-id='%(light)s']");
+    const deadline = Date.now() + 60000;
+    // Search the light by its id: renamed, it would sort out of the first page of cards.
+    const search = document.querySelector(".o_ha_search");
+    search.value = "%(light)s";
+    search.dispatchEvent(new Event("input", { bubbles: true }));
+    const ready = () => {
+        if (!card()) {
+            const late = Date.now() > deadline;
+            return late ? reject(new Error("no light card")) : setTimeout(ready, 50);
+        }
+        const before = kitchen();
+        const watch = () => {
+            const name = card()?.querySelector(".o_ha_entity_name").textContent || "";
+            if (name.includes("Reading lamp") && kitchen() === before + 1) {
+                window.__haFollowedAt = Date.now();
+                return;
+            }
+            requestAnimationFrame(watch);
+        };
+        watch();
+        resolve(before);
+    };
+    ready();
+})
 """
 LIVE_READY = "odoo_ha_addon: live page ready"
 LIVE_RENAMED = "odoo_ha_addon: area rename shown"
@@ -98,6 +139,22 @@ def _committed(dbname, function):
         # Committed on purpose: the live server and its connector see committed data only.
         cr.commit()
         return result
+
+
+def _page_shows(browser, selector):
+    """Whether the page of ``browser`` (a cdp_browser.Chromium) has ``selector``; False while
+    it is still navigating."""
+    try:
+        return browser.evaluate(f"document.querySelector({json.dumps(selector)}) !== null")
+    except RuntimeError:
+        return False
+
+
+def _page_url(browser):
+    try:
+        return browser.evaluate("location.href")
+    except RuntimeError as error:
+        return str(error)
 
 
 @tagged("post_install", "-at_install")
@@ -244,3 +301,58 @@ class TestLiveDashboard(HttpCase):
                 timeout=120,
             )
         self.assertFalse(errors)
+
+    def test_manager_edits_an_entity_from_the_dashboard_and_another_tab_follows(self):
+        light = "light.ceiling_lights"
+        self.addCleanup(
+            self._registry_call, "config/entity_registry/update", entity_id=light, name=None
+        )
+        self.addCleanup(
+            self._registry_call, "config/entity_registry/update", entity_id=light, area_id=None
+        )
+        # The second tab: another browser on the dashboard, watched over DevTools, with a
+        # session of its own (the live server shares this test case's session store). The
+        # tour's login would delete this test case's current session: it is let go first.
+        session = self.authenticate("admin", "admin")
+        self.session = None
+        second = Chromium()
+        self.addCleanup(second.close)
+        second.open(f"{self.server.url}/odoo/action-odoo_ha_addon.ha_dashboard_action", session.sid)
+        self._wait_for(
+            lambda: _page_shows(second, f".o_ha_entity_card[data-entity-id='{light}']"),
+            f"the second page never showed the dashboard; it is at {_page_url(second)}",
+        )
+        second.evaluate(SECOND_PAGE_WATCH_JS % {"light": light})
+        saved = []
+        watcher = _BrowserLog(
+            lambda message: (
+                saved.append(int(message.rsplit(" ", 1)[1]))
+                if message.startswith("odoo_ha_addon: saved at")
+                else None
+            )
+        )
+        with watcher.attached(self):
+            self.start_tour(
+                "/odoo/action-odoo_ha_addon.ha_dashboard_action?debug=tests",
+                "odoo_ha_addon_registry_edit",
+                login="admin",
+                timeout=120,
+            )
+        entry = next(
+            e for e in self._registry_call("config/entity_registry/list") if e["entity_id"] == light
+        )
+        self.assertEqual((entry["name"], entry["area_id"]), ("Reading lamp", "kitchen"))
+        try:
+            self._wait_for(
+                lambda: second.evaluate("window.__haFollowedAt || null"),
+                "the second page never showed the new name and area",
+            )
+        except AssertionError:
+            shown = second.evaluate(
+                f"[document.querySelector(\".o_ha_entity_card[data-entity-id='{light}']\")"
+                "?.textContent, [...document.querySelectorAll('.o_ha_area_tab')]"
+                ".map((t) => t.textContent.trim())]"
+            )
+            raise AssertionError(f"the second page shows {shown}") from None
+        followed_ms = second.evaluate("window.__haFollowedAt") - saved[0]
+        _logger.info("the second page showed the edit %d ms after the save click", followed_ms)
