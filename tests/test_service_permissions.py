@@ -11,6 +11,7 @@ import json
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from ..policy.services import allowed_calls
 from .api_common import LIGHT, ApiCase
@@ -182,3 +183,31 @@ class TestServicePermissions(ApiCase):
                 self.assertIn("entity", target, f"{domain}.{service} takes no entity target")
                 checked.append(domain)
         self.assertGreaterEqual(len(set(checked)), 12, sorted(set(checked)))
+
+    def test_registry_edits_over_rpc_are_for_managers_only(self):
+        light = self.env["ha.entity"].search(
+            [("instance_id", "=", self.live_id), ("entity_id", "=", LIGHT)]
+        )
+        before = self.rest.get_state(LIGHT)["attributes"]["friendly_name"]
+        for user in (self.member, self.internal):
+            with self.subTest(user=user.login), mute_logger("odoo.http"):
+                self.login(user)
+                response = self.url_open(
+                    "/web/dataset/call_kw/ha.entity/write",
+                    data=json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "method": "call",
+                            "params": {
+                                "model": "ha.entity",
+                                "method": "write",
+                                "args": [[light.id], {"name": "Hijacked"}],
+                                "kwargs": {},
+                            },
+                        }
+                    ),
+                    headers={"Content-Type": "application/json"},
+                )
+                error = response.json().get("error", {})
+                self.assertEqual(error.get("data", {}).get("name"), "odoo.exceptions.AccessError")
+        self.assertEqual(self.rest.get_state(LIGHT)["attributes"]["friendly_name"], before)
