@@ -25,6 +25,8 @@ from odoo.tools import config
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
+# What a live test waits at most for the server to show something.
+WAIT_TIMEOUT_S = 30.0
 LOG_TAIL_LINES = 60
 
 
@@ -129,6 +131,15 @@ class OdooServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, 9)
             self.process.wait()
+
+    def wait_for(self, predicate, message, timeout_s=WAIT_TIMEOUT_S):
+        """Poll ``predicate()`` until it is truthy; fail with ``message`` and the server's
+        log tail after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{message}\n{self.log_tail()}")
+            time.sleep(0.1)
 
     def log_tail(self):
         try:

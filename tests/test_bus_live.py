@@ -117,11 +117,7 @@ class TestLiveBusScopes(TransactionCase):
 
     @classmethod
     def _wait_for(cls, predicate, message):
-        deadline = time.monotonic() + LIVE_TIMEOUT_S
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{message}\n{cls.server.log_tail()}")
-            time.sleep(0.1)
+        cls.server.wait_for(predicate, message, LIVE_TIMEOUT_S)
 
     # A client of Odoo's /websocket --------------------------------------------------------
 

@@ -2,7 +2,6 @@ import asyncio
 import json
 import logging
 import threading
-import time
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.modules.registry import Registry
@@ -211,11 +210,7 @@ class TestLiveDashboard(HttpCase):
 
     @classmethod
     def _wait_for(cls, predicate, message):
-        deadline = time.monotonic() + LIVE_TIMEOUT_S
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{message}\n{cls.server.log_tail()}")
-            time.sleep(0.1)
+        cls.server.wait_for(predicate, message, LIVE_TIMEOUT_S)
 
     def test_dashboard_controls_home_assistant_and_follows_it_live(self):
         self.start_tour(

@@ -162,10 +162,7 @@ class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
     the browser's websocket)."""
 
     def _send_change_when_subscribed(self, errors):
-        # The member's scope: the entity group that grants light.kitchen.
-        channel = hashable(
-            channel_with_db(self.registry.db_name, scope_channel(self.group_kitchen))
-        )
+        channel = self._kitchen_channel
         try:
             deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
             while not dispatch._channels_to_ws.get(channel):
@@ -196,9 +193,7 @@ class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
             errors.append(error)
 
     def _withdraw_when_subscribed(self, errors):
-        channel = hashable(
-            channel_with_db(self.registry.db_name, scope_channel(self.group_kitchen))
-        )
+        channel = self._kitchen_channel
         try:
             deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
             while not dispatch._channels_to_ws.get(channel):
@@ -225,42 +220,36 @@ class TestBusBridgeInBrowser(WebsocketCase, HaTestCommon):
                 "user_ids": [Command.link(self.user_member.id)],
             }
         )
-        errors = []
-        withdrawer = threading.Thread(target=self._withdraw_when_subscribed, args=(errors,))
-
-        def on_message(message):
-            if message == BRIDGE_LOADED:
-                withdrawer.start()
-
-        with _BrowserLog(on_message).attached(self):
-            self.browser_js(
-                "/odoo/action-odoo_ha_addon.ha_dashboard_action",
-                WITHDRAW_JS % {"loaded": BRIDGE_LOADED},
-                "odoo.isReady === true",
-                login="ha_test_member",
-                timeout=60,
-            )
-        withdrawer.join(SUBSCRIBE_TIMEOUT_S)
-        self.assertFalse(errors)
+        self._run_when_loaded(
+            self._withdraw_when_subscribed,
+            "/odoo/action-odoo_ha_addon.ha_dashboard_action",
+            WITHDRAW_JS % {"loaded": BRIDGE_LOADED},
+        )
 
     @no_retry
     def test_entity_change_reaches_ha_data(self):
+        self._run_when_loaded(
+            self._send_change_when_subscribed, "/odoo", BRIDGE_JS % {"loaded": BRIDGE_LOADED}
+        )
+
+    def _run_when_loaded(self, action, url, code):
+        """Run ``code`` in the member's browser at ``url``; ``action(errors)`` runs on a thread
+        of its own once the page logs BRIDGE_LOADED, and must leave ``errors`` empty."""
+        # The member's scope: the entity group that grants light.kitchen. Read here: the
+        # test's cursor is not for the worker thread, the server's requests use it.
+        self._kitchen_channel = hashable(
+            channel_with_db(self.registry.db_name, scope_channel(self.group_kitchen))
+        )
         errors = []
-        sender = threading.Thread(target=self._send_change_when_subscribed, args=(errors,))
+        worker = threading.Thread(target=action, args=(errors,))
 
         def on_message(message):
             if message == BRIDGE_LOADED:
-                sender.start()
+                worker.start()
 
         with _BrowserLog(on_message).attached(self):
-            self.browser_js(
-                "/odoo",
-                BRIDGE_JS % {"loaded": BRIDGE_LOADED},
-                "odoo.isReady === true",
-                login="ha_test_member",
-                timeout=60,
-            )
-        sender.join(SUBSCRIBE_TIMEOUT_S)
+            self.browser_js(url, code, "odoo.isReady === true", login="ha_test_member", timeout=60)
+        worker.join(SUBSCRIBE_TIMEOUT_S)
         self.assertFalse(errors)
 
 
