@@ -56,7 +56,7 @@ class HaArea(models.Model):
             instance = Instance.browse(vals.get("instance_id"))
             lock_instance_registry(self.env.cr, instance.id)
             entry = self.new({"instance_id": instance.id})._registry_call(
-                "config/area_registry/create", name=(vals.get("name") or "").strip()
+                "config/area_registry/create", name=self._registry_text(vals.get("name"))
             )
             answered.append(
                 {
@@ -86,6 +86,8 @@ class HaArea(models.Model):
 
     def _registry_send_edit(self, edited):
         entry = self._registry_call(
-            "config/area_registry/update", area_id=self.area_id, name=(edited["name"] or "").strip()
+            "config/area_registry/update",
+            area_id=self.area_id,
+            name=self._registry_text(edited["name"]),
         )
         return {"name": entry["name"]}

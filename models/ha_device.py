@@ -1,5 +1,4 @@
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 
 class HaDevice(models.Model):
@@ -62,12 +61,9 @@ class HaDevice(models.Model):
     def _registry_send_edit(self, edited):
         payload = {"device_id": self.device_id}
         if "name_by_user" in edited:
-            payload["name_by_user"] = (edited["name_by_user"] or "").strip() or None
+            payload["name_by_user"] = self._registry_text(edited["name_by_user"])
         if "area_id" in edited:
-            area = self.env["ha.area"].browse(edited["area_id"] or [])
-            if area and area.instance_id != self.instance_id:
-                raise UserError(_("The area must belong to the device's instance."))
-            payload["area_id"] = self._registry_area_id(area)
+            payload["area_id"] = self._registry_area_id(edited["area_id"])
         answer = self._registry_call("config/device_registry/update", **payload) or {}
         stored = {}
         if "name_by_user" in edited:

@@ -1,8 +1,8 @@
 import json
 import re
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 # Domains whose states are measurements worth charting: their entities record history unless
 # Settings (default for new instances) or the instance's own list say otherwise.
@@ -181,12 +181,9 @@ class HaEntity(models.Model):
     def _registry_send_edit(self, edited):
         payload = {"entity_id": self.entity_id}
         if "name" in edited:
-            payload["name"] = (edited["name"] or "").strip() or None
+            payload["name"] = self._registry_text(edited["name"])
         if "area_id" in edited:
-            area = self.env["ha.area"].browse(edited["area_id"] or [])
-            if area and area.instance_id != self.instance_id:
-                raise UserError(_("The area must belong to the entity's instance."))
-            payload["area_id"] = self._registry_area_id(area)
+            payload["area_id"] = self._registry_area_id(edited["area_id"])
         answer = self._registry_call("config/entity_registry/update", **payload)
         entry = (answer or {}).get("entity_entry") or {}
         stored = {}

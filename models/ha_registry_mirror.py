@@ -100,11 +100,20 @@ class HaRegistryMirror(models.AbstractModel):
                 _("The change could not be made in Home Assistant: %(reason)s", reason=error)
             ) from None
 
-    def _registry_area_id(self, area):
-        """The Home Assistant id of ``area`` (an ha.area), checked against Home Assistant's
-        current areas: it accepts unknown area ids without a word."""
+    @staticmethod
+    def _registry_text(value):
+        """A name as Home Assistant takes it: trimmed, and None (its own default) when empty."""
+        return (value or "").strip() or None
+
+    def _registry_area_id(self, area_id):
+        """The Home Assistant id of the ha.area ``area_id`` (False: none), which must belong
+        to this record's instance, checked against Home Assistant's current areas: it accepts
+        unknown area ids without a word."""
+        area = self.env["ha.area"].browse(area_id or [])
         if not area:
             return None
+        if area.instance_id != self.instance_id:
+            raise UserError(_("The area must belong to the same Home Assistant instance."))
         known = {entry["area_id"] for entry in self._registry_call("config/area_registry/list")}
         if area.area_id not in known:
             raise UserError(
