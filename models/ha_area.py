@@ -68,7 +68,7 @@ class HaArea(models.Model):
             )
         areas = super(HaArea, self.sudo()).create(answered)
         for instance in areas.instance_id:
-            self.env["ha.realtime.update"].sudo()._notify_registry_edit(instance)
+            self.env["ha.realtime.update"].sudo()._notify_registry_lists(instance)
         return areas.sudo(False)
 
     def unlink(self):
@@ -80,7 +80,7 @@ class HaArea(models.Model):
             instances = self.instance_id.sudo()
             result = super().unlink()
             for instance in instances:
-                self.env["ha.realtime.update"].sudo()._notify_registry_edit(instance)
+                self.env["ha.realtime.update"].sudo()._notify_registry_lists(instance)
             return result
         return super().unlink()
 

@@ -105,8 +105,7 @@ class HaRealtimeUpdate(models.AbstractModel):
         (renamed, added, removed, moved) and entities moved to another area or device
         (``RegistryChanges``)."""
         if changes.registry_changed:
-            payload = {"instance_id": instance.id, **self._registry_payload(instance)}
-            self._send_to_instance_scopes(instance, REGISTRY_CHANGED, payload)
+            self._notify_registry_lists(instance)
         links = changes.entity_links
         if len(links) > BUS_MAX_CHANGES:
             self._notify_entities_reload(instance)
@@ -120,9 +119,9 @@ class HaRealtimeUpdate(models.AbstractModel):
             )
 
     @api.model
-    def _notify_registry_edit(self, instance):
-        """After an edit of areas or devices made from Odoo: their new lists to every scope
-        of the instance (as a registry sync that changed them would send)."""
+    def _notify_registry_lists(self, instance):
+        """The instance's areas and devices, as they are now, to every scope of the instance
+        (after a registry sync or an edit from Odoo changed them)."""
         payload = {"instance_id": instance.id, **self.sudo()._registry_payload(instance)}
         self._send_to_instance_scopes(instance, REGISTRY_CHANGED, payload)
 
@@ -210,12 +209,9 @@ class HaRealtimeUpdate(models.AbstractModel):
 
     @api.model
     def _access_snapshot(self, users):
-        """user id -> (is manager, the set of (model, id) scopes the user may join)."""
+        """user id -> the set of (model, id) scopes the user may join."""
         return {
-            user.id: (
-                user.active and user._is_internal() and user.has_group(MANAGER_GROUP),
-                {(scope._name, scope.id) for scope in self._user_scopes(user)},
-            )
+            user.id: {(scope._name, scope.id) for scope in self._user_scopes(user)}
             for user in users.with_context(active_test=False)
         }
 
@@ -232,9 +228,8 @@ class HaRealtimeUpdate(models.AbstractModel):
         after = self._access_snapshot(users)
         lost = set()
         for user in users:
-            _was_manager, old_scopes = before.get(user.id, (False, set()))
-            is_manager, new_scopes = after[user.id]
-            if not is_manager:
+            old_scopes, new_scopes = before.get(user.id, set()), after[user.id]
+            if not (user.active and user._is_internal() and user.has_group(MANAGER_GROUP)):
                 # A user who became a manager reads everything: their old scopes lose no one.
                 lost |= old_scopes - new_scopes
             if new_scopes - old_scopes:

@@ -73,7 +73,7 @@ class HaRegistryMirror(models.AbstractModel):
     def _registry_notify(self, stored):
         """Tell open pages what the edit changed (``stored``: the values written), when this
         transaction commits: they need not wait for Home Assistant's registry event."""
-        self.env["ha.realtime.update"]._notify_registry_edit(self.instance_id)
+        self.env["ha.realtime.update"]._notify_registry_lists(self.instance_id)
 
     def _registry_call(self, message_type, **payload):
         """One registry command on this record's instance; Home Assistant's refusals become

@@ -136,13 +136,17 @@ class ApiCase(HttpCase):
 
     # Helpers ------------------------------------------------------------------------------
 
-    def call(self, route, **params):
-        """The envelope ``route`` answers for the authenticated session."""
-        response = self.url_open(
-            f"{API}/{route}",
+    def json_rpc(self, path, params):
+        """The HTTP response to a JSON-RPC call of ``path`` for the authenticated session."""
+        return self.url_open(
+            path,
             data=json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}),
             headers={"Content-Type": "application/json"},
         )
+
+    def call(self, route, **params):
+        """The envelope ``route`` answers for the authenticated session."""
+        response = self.json_rpc(f"{API}/{route}", params)
         self.assertEqual(response.status_code, 200, response.text[:500])
         self.assertNotIn("Traceback", response.text)
         self.assertNotIn(self.ha.token, response.text)

@@ -7,8 +7,6 @@ refusal must come from the addon (``access_denied`` / ``invalid_input``), never 
 Assistant, and leave Home Assistant as it was.
 """
 
-import json
-
 from odoo import Command
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -132,21 +130,14 @@ class TestServicePermissions(ApiCase):
                     entity_id=GOOD_NIGHT,
                 )
         self.authenticate(self.portal.login, self.portal.login)
-        response = self.url_open(
+        response = self.json_rpc(
             "/odoo_ha_addon/call_service",
-            data=json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "call",
-                    "params": {
-                        "ha_instance_id": self.live_id,
-                        "domain": "script",
-                        "service": "good_night",
-                        "entity_id": GOOD_NIGHT,
-                    },
-                }
-            ),
-            headers={"Content-Type": "application/json"},
+            {
+                "ha_instance_id": self.live_id,
+                "domain": "script",
+                "service": "good_night",
+                "entity_id": GOOD_NIGHT,
+            },
         )
         self.assertFalse(response.json()["result"]["success"])
         self.assertEqual(self.rest.get_state(GOOD_NIGHT_RAN)["state"], "off")
@@ -192,21 +183,14 @@ class TestServicePermissions(ApiCase):
         for user in (self.member, self.internal):
             with self.subTest(user=user.login), mute_logger("odoo.http"):
                 self.login(user)
-                response = self.url_open(
+                response = self.json_rpc(
                     "/web/dataset/call_kw/ha.entity/write",
-                    data=json.dumps(
-                        {
-                            "jsonrpc": "2.0",
-                            "method": "call",
-                            "params": {
-                                "model": "ha.entity",
-                                "method": "write",
-                                "args": [[light.id], {"name": "Hijacked"}],
-                                "kwargs": {},
-                            },
-                        }
-                    ),
-                    headers={"Content-Type": "application/json"},
+                    {
+                        "model": "ha.entity",
+                        "method": "write",
+                        "args": [[light.id], {"name": "Hijacked"}],
+                        "kwargs": {},
+                    },
                 )
                 error = response.json().get("error", {})
                 self.assertEqual(error.get("data", {}).get("name"), "odoo.exceptions.AccessError")

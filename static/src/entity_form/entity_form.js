@@ -1,12 +1,7 @@
-import { onMounted, onWillUnmount } from "@odoo/owl";
 import { registry } from "@web/core/registry";
-import { useService } from "@web/core/utils/hooks";
 import { FormController } from "@web/views/form/form_controller";
 import { formView } from "@web/views/form/form_view";
-
-// Several changes in a row (a rename sends the registry change, then the new state) read the
-// record once.
-const RELOAD_DELAY_MS = 300;
+import { useDebouncedReload, useHaChanges } from "../services/ha_hooks";
 
 /**
  * Form of ha.entity that follows Home Assistant: when the entity is renamed, moved to
@@ -17,29 +12,21 @@ const RELOAD_DELAY_MS = 300;
 export class HaEntityFormController extends FormController {
     setup() {
         super.setup();
-        this.haData = useService("ha_data");
-        this.reloadTimer = null;
-        this.onChanges = (instanceId, changes) => {
+        const reload = useDebouncedReload(async () => {
             const record = this.model.root;
-            const data = record.data;
+            // isDirty also counts what is typed in a field and not yet applied.
+            if (!(await record.isDirty())) {
+                await record.load();
+            }
+        });
+        this.haData = useHaChanges((instanceId, changes) => {
+            const data = this.model.root.data;
             if (!data.entity_id || (data.instance_id && data.instance_id[0] !== instanceId)) {
                 return;
             }
-            if (!(data.entity_id in changes) || !this.changesRegistry(changes[data.entity_id])) {
-                return;
+            if (data.entity_id in changes && this.changesRegistry(changes[data.entity_id])) {
+                reload();
             }
-            clearTimeout(this.reloadTimer);
-            this.reloadTimer = setTimeout(async () => {
-                // isDirty also counts what is typed in a field and not yet applied.
-                if (!(await record.isDirty())) {
-                    await record.load();
-                }
-            }, RELOAD_DELAY_MS);
-        };
-        onMounted(() => this.haData.onGlobalState(this.onChanges));
-        onWillUnmount(() => {
-            this.haData.offGlobalState(this.onChanges);
-            clearTimeout(this.reloadTimer);
         });
     }
 

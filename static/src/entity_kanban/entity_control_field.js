@@ -1,8 +1,8 @@
-import { Component, onMounted, onWillUnmount, onWillUpdateProps, useState, xml } from "@odoo/owl";
+import { Component, onWillUpdateProps, useState, xml } from "@odoo/owl";
 import { registry } from "@web/core/registry";
-import { useService } from "@web/core/utils/hooks";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
 import { EntityControl } from "../controls/domain_controls";
+import { useHaChanges } from "../services/ha_hooks";
 
 const ENTITY_FIELDS = [
     { name: "entity_id", type: "char" },
@@ -30,9 +30,8 @@ export class HaEntityControlField extends Component {
     static props = { ...standardFieldProps, compact: { type: Boolean, optional: true } };
 
     setup() {
-        this.haData = useService("ha_data");
         this.live = useState({});
-        this.onChanges = (instanceId, changes) => {
+        this.haData = useHaChanges((instanceId, changes) => {
             const data = this.props.record.data;
             if (data.instance_id && data.instance_id[0] !== instanceId) {
                 return;
@@ -41,9 +40,7 @@ export class HaEntityControlField extends Component {
             if (change) {
                 Object.assign(this.live, change);
             }
-        };
-        onMounted(() => this.haData.onGlobalState(this.onChanges));
-        onWillUnmount(() => this.haData.offGlobalState(this.onChanges));
+        });
         onWillUpdateProps((nextProps) => {
             // A fresh read of the record supersedes what the bus said before it.
             if (nextProps.record.data.state !== this.props.record.data.state) {

@@ -1,11 +1,7 @@
-import { onMounted, onWillUnmount } from "@odoo/owl";
 import { registry } from "@web/core/registry";
-import { useService } from "@web/core/utils/hooks";
 import { KanbanController } from "@web/views/kanban/kanban_controller";
 import { kanbanView } from "@web/views/kanban/kanban_view";
-
-// Several changes in a row (a scene, a reconnect) reload the view once.
-const RELOAD_DELAY_MS = 300;
+import { useDebouncedReload, useHaChanges } from "../services/ha_hooks";
 
 /**
  * Kanban of ha.entity that stays live: states change inside the cards (ha_entity_control
@@ -16,28 +12,16 @@ const RELOAD_DELAY_MS = 300;
 export class HaEntityKanbanController extends KanbanController {
     setup() {
         super.setup();
-        this.haData = useService("ha_data");
-        this.reloadTimer = null;
-        this.onChanges = (instanceId, changes) => {
-            if (Object.values(changes).some((change) => change === null || "area_id" in change)) {
-                this.scheduleReload();
-            }
-        };
-        this.onAreas = () => this.scheduleReload();
-        onMounted(() => {
-            this.haData.onGlobalState(this.onChanges);
-            this.haData.onRegistryChanged(this.onAreas);
-        });
-        onWillUnmount(() => {
-            this.haData.offGlobalState(this.onChanges);
-            this.haData.offRegistryChanged(this.onAreas);
-            clearTimeout(this.reloadTimer);
-        });
-    }
-
-    scheduleReload() {
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => this.model.load(), RELOAD_DELAY_MS);
+        this.scheduleReload = useDebouncedReload(() => this.model.load());
+        this.haData = useHaChanges(
+            (instanceId, changes) => {
+                const moved = (change) => change === null || "area_id" in change;
+                if (Object.values(changes).some(moved)) {
+                    this.scheduleReload();
+                }
+            },
+            () => this.scheduleReload(),
+        );
     }
 }
 
