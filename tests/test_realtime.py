@@ -11,6 +11,7 @@ from ..models.ha_realtime_update import (
     ENTITIES_RELOAD,
     ENTITY_CHANGES,
     INSTANCE_STATUS,
+    REGISTRY_CHANGED,
     scope_channel,
 )
 from .common import HaTestCommon
@@ -170,6 +171,23 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         portal = new_test_user(self.env, login="ha_test_portal", groups="base.group_portal")
         self.group_kitchen.user_ids = [Command.link(portal.id)]
         self.assertFalse(realtime._user_scopes(portal))
+
+    def test_registry_lists_reach_each_scope_as_its_members_read_them(self):
+        self.env["ha.realtime.update"]._notify_registry_lists(self.instance)
+        (row,) = self._bus_rows(scope_channel(self.group_kitchen))
+        self.assertEqual(row["type"], REGISTRY_CHANGED)
+        member_env = self.env(user=self.user_member)
+        self.assertEqual(
+            [area["id"] for area in row["payload"]["areas"]],
+            member_env["ha.area"].search([("instance_id", "=", self.instance.id)]).ids,
+        )
+        self.assertEqual(
+            [device["id"] for device in row["payload"]["devices"]],
+            member_env["ha.device"].search([("instance_id", "=", self.instance.id)]).ids,
+        )
+        # Nothing for the other instance's scope, nor for people directly.
+        self.assertFalse(self._bus_rows(scope_channel(self.other_instance)))
+        self.assertFalse(self._bus_rows(self.user_outsider.partner_id))
 
     def test_user_notification_goes_to_that_user_only(self):
         self.env["ha.realtime.update"]._notify_user(
