@@ -30,6 +30,9 @@ registry.category("web_tour.tours").add("odoo_ha_addon_registry_edit", {
             content: "Save",
             trigger: ".o_form_button_save",
             run() {
+                // Leave the area's input first: focused, its autocomplete may open again
+                // while the form saves and reloads.
+                document.activeElement?.blur();
                 console.log(`odoo_ha_addon: saved at ${Date.now()}`);
                 document.querySelector(".o_form_button_save").click();
             },
@@ -37,6 +40,12 @@ registry.category("web_tour.tours").add("odoo_ha_addon_registry_edit", {
         {
             content: "Saved: the record shows Home Assistant's answer",
             trigger: ".o_breadcrumb:contains(Reading lamp)",
+        },
+        {
+            // The breadcrumb follows the name as it is typed; the save is over when the form
+            // has nothing left to save.
+            content: "Nothing left to save",
+            trigger: ".o_form_view .o_form_status_indicator_buttons.invisible:not(:visible)",
         },
     ],
 });
