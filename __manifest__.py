@@ -11,7 +11,7 @@ granted per group of users.
     "author": "odoo_ha_addon contributors",
     "website": "https://github.com/odoo-ha-addon/odoo_ha_addon",
     "license": "LGPL-3",
-    "depends": ["base", "web", "mail", "bus"],
+    "depends": ["base", "web", "mail", "bus", "portal"],
     "external_dependencies": {"python": ["websockets", "requests"]},
     "data": [
         "security/ha_security.xml",
@@ -25,6 +25,8 @@ granted per group of users.
         "views/ha_device_views.xml",
         "views/ha_entity_views.xml",
         "views/ha_entity_history_views.xml",
+        "views/ha_entity_share_views.xml",
+        "views/portal_templates.xml",
         "views/ha_entity_history_actions.xml",
         "views/ha_ws_request_queue_views.xml",
         "views/ha_dashboard_action.xml",
@@ -35,6 +37,13 @@ granted per group of users.
     "assets": {
         "web.assets_backend": [
             "odoo_ha_addon/static/src/**/*",
+            ("remove", "odoo_ha_addon/static/src/portal/**/*"),
+        ],
+        # The portal page of shares: its component, with the controls and the API client.
+        "web.assets_frontend": [
+            "odoo_ha_addon/static/src/services/ha_data_service.js",
+            "odoo_ha_addon/static/src/controls/**/*",
+            "odoo_ha_addon/static/src/portal/**/*",
         ],
         "web.assets_tests": [
             "odoo_ha_addon/static/tests/tours/**/*",

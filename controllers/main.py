@@ -14,9 +14,9 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 
 from ..hass import errors
-from ..models.ha_instance import MANAGER_GROUP
-from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS
-from ..policy.services import ServiceRefused, check_user_call
+from ..models.ha_instance import MANAGER_GROUP, USER_GROUP
+from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS_FIELDS
+from ..policy.services import GENERIC_DOMAIN, ServiceRefused, check_user_call
 from . import instance_resolver
 from .params import SLUG_RE, ApiError, Params
 
@@ -83,14 +83,24 @@ def _is_manager(env):
     return env.user.has_group(MANAGER_GROUP)
 
 
+def _is_ha_user(env):
+    return env.user.has_group(USER_GROUP)
+
+
 def _instance_data(instance, current_id=None):
+    """What pages show of an instance. People a share grants (not Home Assistant users) get
+    its name and status only: not its URL, not its last error."""
+    ha_user = _is_ha_user(instance.env)
     data = {
         "id": instance.id,
         "name": instance.name,
-        "url": instance.url,
+        "url": instance.url if ha_user else None,
         "current": instance.id == current_id,
     }
     for name in INSTANCE_STATUS_FIELDS:
+        if name in USER_ONLY_STATUS_FIELDS and not ha_user:
+            data[name] = None
+            continue
         value = instance[name]
         data[name] = (
             fields.Datetime.to_string(value)
@@ -192,6 +202,7 @@ class HaApiController(http.Controller):
     def ha_urls(self, params):
         instance = self._instance(params)
         params.done()
+        self._require_ha_user()
         urls = {"url": instance.url, "internal_url": None, "external_url": None}
         try:
             # sudo: reading the server's public configuration is allowed to every user of the
@@ -219,6 +230,7 @@ class HaApiController(http.Controller):
     def _server_info(self, instance, name):
         """Ask the Supervisor (Home Assistant OS and Supervised installs), then the core
         integration that offers a part of it; neither: ``not_supported``."""
+        self._require_ha_user()
         endpoint, core_command = SERVER_INFO_SOURCES[name]
         # sudo: read-only server information for users of the instance (see ha_urls).
         server = instance.sudo()
@@ -340,8 +352,20 @@ class HaApiController(http.Controller):
         entities = self._entities(instance, entity_ids)
         if len(entities) != len(entity_ids):
             raise denied
-        if entities._controllable_by(request.env.user) != entities:
+        user = request.env.user
+        if entities._controllable_by(user) != entities:
             raise denied
+        if domain == GENERIC_DOMAIN and entities._controllable_by(user, shares=False) != entities:
+            # A share grants its entities' own services only (light.turn_on, not
+            # homeassistant.turn_on): what the person may do is what the portal shows.
+            raise ApiError(
+                _refusal_message(
+                    ServiceRefused(
+                        "other_domain", service=f"{domain}.{service}", domain=entities[0].domain
+                    )
+                ),
+                "access_denied",
+            )
         try:
             check_user_call(
                 domain,
@@ -400,6 +424,14 @@ class HaApiController(http.Controller):
             data[kind] = [{"id": r.id, "name": r.display_name} for r in records]
         return data
 
+    # Shares --------------------------------------------------------------------------------
+
+    @api_route("shared_entities")
+    def shared_entities(self, params):
+        """What the user's current shares grant, by instance and area (the portal page)."""
+        params.done()
+        return request.env["ha.entity.share"]._shared_with_me()
+
     # History -------------------------------------------------------------------------------
 
     @api_route("entity_history")
@@ -425,6 +457,16 @@ class HaApiController(http.Controller):
                 ),
                 "access_denied",
             )
+        closed = entities - entities._history_readable_by(request.env.user)
+        if closed:
+            # A share grants an entity's state, not its past.
+            raise ApiError(
+                _(
+                    "You may not read the history of %(ids)s.",
+                    ids=", ".join(closed.mapped("entity_id"))[:200],
+                ),
+                "access_denied",
+            )
         series = request.env["ha.entity.history"]._api_series(entities, start, end, max_points)
         return {
             "start": fields.Datetime.to_string(start),
@@ -433,6 +475,13 @@ class HaApiController(http.Controller):
         }
 
     # Helpers -------------------------------------------------------------------------------
+
+    def _require_ha_user(self):
+        """Server details are for Home Assistant users, not for people a share grants."""
+        if not _is_ha_user(request.env):
+            raise ApiError(
+                _("Only Home Assistant users may see the server's details."), "access_denied"
+            )
 
     def _instance(self, params):
         return instance_resolver.resolve_instance(request.env, params.record_id("ha_instance_id"))

@@ -9,6 +9,8 @@ from . import (
     ha_entity_group,
     ha_entity_group_tag,
     ha_entity_history,
+    ha_entity_share,
+    ha_entity_share_wizard,
     ha_instance,
     ha_realtime_update,
     ha_ws_request_queue,

@@ -38,6 +38,13 @@ class HaDevice(models.Model):
         "follow its area.",
     )
     entity_ids = fields.One2many("ha.entity", "device_id", string="Entities")
+    share_ids = fields.One2many(
+        "ha.entity.share",
+        "device_id",
+        string="Shares",
+        readonly=True,
+        groups="odoo_ha_addon.group_ha_manager",
+    )
     entity_count = fields.Integer(compute="_compute_entity_count")
 
     _sql_constraints = [

@@ -108,6 +108,15 @@ class HaEntity(models.Model):
         "group_id",
         string="Groups",
     )
+    # Shares of this entity itself; its device's and groups' shares cover it too (see the
+    # record rules).
+    share_ids = fields.One2many(
+        "ha.entity.share",
+        "entity_id",
+        string="Shares",
+        readonly=True,
+        groups="odoo_ha_addon.group_ha_manager",
+    )
     note = fields.Text()
     active = fields.Boolean(default=True)
     attributes_text = fields.Text(
@@ -139,7 +148,7 @@ class HaEntity(models.Model):
         # entities that appear later, never the choices already made for existing ones.
         for entity in self:
             entity.record_history = entity.domain in split_domains(
-                entity.instance_id.history_domains
+                entity.instance_id.sudo().history_domains
             )
 
     @api.depends("attributes")
@@ -230,18 +239,53 @@ class HaEntity(models.Model):
         action["params"] = {"entity_ids": [self.entity_id], "ha_instance_id": self.instance_id.id}
         return action
 
-    def _controllable_by(self, user):
+    def _controllable_by(self, user, shares=True):
         """The entities of ``self`` that ``user`` may operate: all for managers, otherwise
-        those in a "View and control" group the user belongs to."""
+        those in a "View and control" group the user belongs to or (unless ``shares`` is
+        False) in a current "View and control" share with the user."""
+        if user._is_internal() and user.has_group("odoo_ha_addon.group_ha_manager"):
+            return self
+        shared = self.browse()
+        if shares:
+            shared = self._shared_for_control(user)
+        if not (user._is_internal() and user.has_group("odoo_ha_addon.group_ha_user")):
+            return self & shared
+        # sudo: group membership of other users is not readable by plain users.
+        return self.filtered(
+            lambda entity: (
+                entity in shared
+                or any(
+                    group.access_level == "control" and user in group.user_ids
+                    for group in entity.sudo().group_ids
+                )
+            )
+        )
+
+    def _history_readable_by(self, user):
+        """The entities of ``self`` whose history ``user`` may read: what the record rules of
+        ha.entity.history allow (all for managers, the entities of the user's groups for Home
+        Assistant users; shares grant no history)."""
+        if not user._is_internal() or not user.has_group("odoo_ha_addon.group_ha_user"):
+            return self.browse()
         if user.has_group("odoo_ha_addon.group_ha_manager"):
             return self
         # sudo: group membership of other users is not readable by plain users.
-        return self.filtered(
-            lambda entity: any(
-                group.access_level == "control" and user in group.user_ids
-                for group in entity.sudo().group_ids
+        return self.filtered(lambda entity: user in entity.sudo().group_ids.user_ids)
+
+    def _shared_for_control(self, user):
+        """The entities of ``self`` a current "View and control" share grants ``user``."""
+        shares = (
+            self.env["ha.entity.share"]
+            .sudo()
+            .search(
+                [
+                    ("user_id", "=", user.id),
+                    ("permission", "=", "control"),
+                    ("is_current", "=", True),
+                ]
             )
         )
+        return self & shares.entity_ids
 
     def _api_data(self, user):
         """What the JSON API and the web client show of each entity (never more)."""

@@ -44,6 +44,13 @@ class HaEntityGroup(models.Model):
         "View and control: members may also operate them (switch, set, open...).",
     )
     tag_ids = fields.Many2many("ha.entity.group.tag", string="Tags")
+    share_ids = fields.One2many(
+        "ha.entity.share",
+        "group_id",
+        string="Shares",
+        readonly=True,
+        groups="odoo_ha_addon.group_ha_manager",
+    )
     description = fields.Text()
     entity_count = fields.Integer(compute="_compute_entity_count")
     # Part of this group's bus channel name; raised when someone loses access to the group
@@ -95,8 +102,12 @@ class HaEntityGroup(models.Model):
         if content_change:
             # Members who lose entities must not replay those entities' rows from the bus.
             shrunk = self.filtered(lambda g: old[g][1] - g.entity_ids or old[g][2] != g.instance_id)
-            realtime._retire_scopes({(g._name, g.id) for g in shrunk})
+            # The group's shares cover its entities: they follow the group.
+            shares = self.sudo().share_ids
+            shrunk_shares = shares.filtered(lambda s: s.group_id in shrunk)
+            realtime._retire_scopes({(r._name, r.id) for r in (*shrunk, *shrunk_shares)})
             realtime._notify_scopes_changed(self - shrunk)
+            realtime._notify_scopes_changed(shares - shrunk_shares)
         return result
 
     def unlink(self):

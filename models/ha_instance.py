@@ -17,6 +17,9 @@ from .ha_realtime_update import ACCESS_CHANGED
 from .res_config_settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM
 
 MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
+# Fields for Home Assistant users only: people a share grants see an instance's name and
+# status, not where it runs or what went wrong there.
+USER_GROUP = "odoo_ha_addon.group_ha_user"
 URL_SCHEMES = ("http", "https")
 # The form's "Test connection" waits at most this long for Home Assistant to answer.
 TEST_CONNECTION_TIMEOUT_S = 10.0
@@ -56,6 +59,7 @@ class HaInstance(models.Model):
     url = fields.Char(
         string="URL",
         required=True,
+        groups=USER_GROUP,
         help="Base URL of the Home Assistant server, e.g. http://homeassistant.local:8123. "
         "Changing it forgets the stored access token unless a new one is pasted in the same "
         "save: a token is only ever sent to the server it was given for.",
@@ -81,6 +85,7 @@ class HaInstance(models.Model):
     sequence = fields.Integer(default=10)
     history_domains = fields.Char(
         string="Record History By Default",
+        groups=USER_GROUP,
         default=lambda self: self._default_history_domains(),
         help="Entity domains, separated by commas, whose entities record history as they "
         "appear, e.g. sensor, binary_sensor. Entities already known keep their setting: use "
@@ -106,7 +111,7 @@ class HaInstance(models.Model):
     )
     ha_version = fields.Char(string="Home Assistant Version", readonly=True, copy=False)
     entity_count = fields.Integer(readonly=True, copy=False)
-    last_error = fields.Text(readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False, groups=USER_GROUP)
     # Part of the bus channel of all this instance's entities; raised when someone loses
     # manager access (see ha.realtime.update).
     bus_generation = fields.Integer(readonly=True, copy=False, default=0)

@@ -7,11 +7,14 @@ readers of an instance share:
   managers join it.
 - ``(ha.entity.group, "ha_group/<generation>")``: the entities of one entity group. Only the
   group's members (Home Assistant users who are not managers) join it.
+- ``(ha.entity.share, "ha_share/<generation>")``: the entities of one share. Only the person
+  it is shared with joins it, and only while the share is current; a flush sends to a share
+  only while it is current, so delivery stops at its expiry to the second.
 
 ``ir.websocket`` joins a session to the scopes of its user, found with the domains of the
 record rules, so a session never joins more than its user may read. A flush of entity changes makes
-one bus row per affected scope (the instance's, plus one per group holding a changed
-entity), whatever the number of users.
+one bus row per affected scope (the instance's, plus one per group or current share holding
+a changed entity), whatever the number of users.
 
 A scope's *generation* is part of its channel name. When someone loses access to a scope
 (removed from a group, no longer a manager or an HA user, archived), the generation goes
@@ -21,7 +24,7 @@ receives nothing more, whatever its client does. Members who keep their access a
 scope.
 """
 
-from odoo import api, models
+from odoo import api, fields, models
 
 # Notification types the web client listens to.
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
@@ -40,16 +43,21 @@ INSTANCE_STATUS_FIELDS = (
     "entity_count",
     "last_error",
 )
+# Status fields for Home Assistant users only (ha.instance field groups): not sent to shares.
+USER_ONLY_STATUS_FIELDS = ("last_error",)
 MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
 USER_GROUP = "odoo_ha_addon.group_ha_user"
-INSTANCE_SCOPE_PREFIX = "ha_all"
-GROUP_SCOPE_PREFIX = "ha_group"
+SCOPE_PREFIXES = {
+    "ha.instance": "ha_all",
+    "ha.entity.group": "ha_group",
+    "ha.entity.share": "ha_share",
+}
 
 
 def scope_channel(scope):
-    """The bus channel of ``scope`` (an ha.instance or ha.entity.group record) today."""
-    prefix = INSTANCE_SCOPE_PREFIX if scope._name == "ha.instance" else GROUP_SCOPE_PREFIX
-    return (scope, f"{prefix}/{scope.bus_generation}")
+    """The bus channel of ``scope`` (an ha.instance, ha.entity.group or ha.entity.share
+    record) today."""
+    return (scope, f"{SCOPE_PREFIXES[scope._name]}/{scope.bus_generation}")
 
 
 class HaRealtimeUpdate(models.AbstractModel):
@@ -64,7 +72,8 @@ class HaRealtimeUpdate(models.AbstractModel):
     @api.model
     def _notify_entity_changes(self, instance, changes):
         """Send one batch of entity changes of ``instance``: all of it to the instance's
-        scope, and to each entity group's scope the part about that group's entities.
+        scope, and to each entity group's and current share's scope the part about its
+        entities.
 
         :param changes: compact diffs keyed by HA entity id, e.g.
             ``{"light.kitchen": {"state": "on", "last_updated": "..."}}``; ``None`` for an
@@ -78,10 +87,10 @@ class HaRealtimeUpdate(models.AbstractModel):
             ENTITY_CHANGES,
             {"instance_id": instance.id, "changes": changes},
         )
-        for group, entity_ids in self._groups_holding(instance, list(changes)).items():
+        for scope, entity_ids in self._scopes_holding(instance, list(changes)).items():
             part = {entity_id: changes[entity_id] for entity_id in entity_ids}
             send(
-                scope_channel(group), ENTITY_CHANGES, {"instance_id": instance.id, "changes": part}
+                scope_channel(scope), ENTITY_CHANGES, {"instance_id": instance.id, "changes": part}
             )
 
     @api.model
@@ -93,10 +102,16 @@ class HaRealtimeUpdate(models.AbstractModel):
     @api.model
     def _notify_instance_status(self, instances):
         """Send the connection status of each of ``instances`` to the scopes that may read it."""
-        for instance in instances:
-            payload = {name: instance[name] for name in INSTANCE_STATUS_FIELDS}
+        # sudo: the status fields include the last error, which only HA users may read.
+        for instance in instances.sudo():
+            payload = {"instance_id": instance.id}
+            payload.update((name, instance[name]) for name in INSTANCE_STATUS_FIELDS)
+            shared = {
+                **payload,
+                **dict.fromkeys(USER_ONLY_STATUS_FIELDS),
+            }
             self._send_to_instance_scopes(
-                instance, INSTANCE_STATUS, {"instance_id": instance.id, **payload}
+                instance, INSTANCE_STATUS, payload, shares=(INSTANCE_STATUS, shared)
             )
 
     @api.model
@@ -121,9 +136,15 @@ class HaRealtimeUpdate(models.AbstractModel):
     @api.model
     def _notify_registry_lists(self, instance):
         """The instance's areas and devices, as they are now, to every scope of the instance
-        (after a registry sync or an edit from Odoo changed them)."""
+        (after a registry sync or an edit from Odoo changed them). People a share grants may
+        read only the areas and devices of their entities: they are told to read again."""
         payload = {"instance_id": instance.id, **self.sudo()._registry_payload(instance)}
-        self._send_to_instance_scopes(instance, REGISTRY_CHANGED, payload)
+        self._send_to_instance_scopes(
+            instance,
+            REGISTRY_CHANGED,
+            payload,
+            shares=(ENTITIES_RELOAD, {"instance_id": instance.id}),
+        )
 
     @api.model
     def _registry_payload(self, instance):
@@ -147,34 +168,58 @@ class HaRealtimeUpdate(models.AbstractModel):
         """Send ``payload`` to the browser tabs of ``user`` only."""
         user._bus_send(notification_type, payload)
 
-    def _send_to_instance_scopes(self, instance, notification_type, payload):
+    def _send_to_instance_scopes(self, instance, notification_type, payload, shares=None):
         """Instance-level facts (status, reload) go to the instance's scope and to every scope
-        of its groups: every reader of the instance may read them through the ORM."""
+        of its groups and current shares: every reader of the instance may read them through
+        the ORM. ``shares``: another (notification type, payload) for the shares' scopes."""
         send = self.env["bus.bus"]._sendone
         send(scope_channel(instance), notification_type, payload)
         for group in self._watched_groups(instance):
             send(scope_channel(group), notification_type, payload)
+        share_type, share_payload = shares or (notification_type, payload)
+        for share in self._current_shares(instance):
+            send(scope_channel(share), share_type, share_payload)
 
-    def _groups_holding(self, instance, entity_ids):
-        """ha.entity.group (with members) -> the entity ids among ``entity_ids`` it holds."""
-        self.env["ha.entity"].flush_model(["entity_id", "instance_id"])
+    def _scopes_holding(self, instance, entity_ids):
+        """Entity group (with members) or current share -> the entity ids among
+        ``entity_ids`` it holds."""
+        self.env["ha.entity"].flush_model(["entity_id", "instance_id", "device_id"])
         self.env["ha.entity.group"].flush_model(["entity_ids", "user_ids", "instance_id"])
+        self.env["ha.entity.share"].flush_model(
+            ["entity_id", "device_id", "group_id", "active", "date_start", "date_end"]
+        )
         self.env.cr.execute(
             """
-            SELECT rel.group_id, array_agg(entity.entity_id ORDER BY entity.entity_id)
+            SELECT 'ha.entity.group', rel.group_id,
+                   array_agg(entity.entity_id ORDER BY entity.entity_id)
               FROM ha_entity entity
               JOIN ha_entity_group_entity_rel rel ON rel.entity_id = entity.id
-             WHERE entity.instance_id = %s AND entity.entity_id = ANY(%s)
+             WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
                AND EXISTS (SELECT 1 FROM ha_entity_group_res_users_rel member
                             WHERE member.group_id = rel.group_id)
              GROUP BY rel.group_id
-             ORDER BY rel.group_id
+             UNION ALL
+            SELECT 'ha.entity.share', share.id,
+                   array_agg(DISTINCT entity.entity_id ORDER BY entity.entity_id)
+              FROM ha_entity entity
+              JOIN ha_entity_share share
+                ON share.entity_id = entity.id
+                OR share.device_id = entity.device_id
+                OR share.group_id IN (SELECT rel.group_id FROM ha_entity_group_entity_rel rel
+                                       WHERE rel.entity_id = entity.id)
+             WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
+               AND share.active
+               AND (share.date_start IS NULL OR share.date_start <= %(now)s)
+               AND (share.date_end IS NULL OR share.date_end > %(now)s)
+             GROUP BY share.id
+             ORDER BY 1, 2
             """,
-            (instance.id, entity_ids),
+            {"instance": instance.id, "ids": entity_ids, "now": fields.Datetime.now()},
         )
-        rows = self.env.cr.fetchall()
-        groups = self.env["ha.entity.group"].sudo().browse([group_id for group_id, _ids in rows])
-        return {group: ids for group, (_group_id, ids) in zip(groups, rows, strict=True)}
+        return {
+            self.env[model].sudo().browse(scope_id): ids
+            for model, scope_id, ids in self.env.cr.fetchall()
+        }
 
     def _watched_groups(self, instance):
         return (
@@ -183,23 +228,35 @@ class HaRealtimeUpdate(models.AbstractModel):
             .search([("instance_id", "=", instance.id), ("user_ids", "!=", False)])
         )
 
+    def _current_shares(self, instance):
+        return (
+            self.env["ha.entity.share"]
+            .sudo()
+            .search([("instance_id", "=", instance.id), ("is_current", "=", True)])
+        )
+
     # Joining ------------------------------------------------------------------------------
 
     @api.model
     def _user_scopes(self, user):
-        """The scopes ``user`` may join: every instance for a manager, the user's entity
-        groups for a Home Assistant user, nothing for anyone else. The domains are those of
-        the record rules of ha.instance and ha.entity.group (a test holds them equal); they
+        """The scopes ``user`` may join (a list of records): every instance for a manager;
+        otherwise the user's current shares (portal and internal users alike) and, for a Home
+        Assistant user, the user's entity groups. The domains are those of the record rules
+        of ha.instance, ha.entity.group and ha.entity.share (a test holds them equal); they
         run as superuser because access changes are computed while groups and rules are
         being written, e.g. during the module's own installation."""
-        if not user or not user.active or not user._is_internal():
-            return self.env["ha.instance"]
+        if not user or not user.active or user._is_public():
+            return []
         env = self.sudo().env
-        if user.has_group(MANAGER_GROUP):
-            return env["ha.instance"].with_context(active_test=False).search([])
-        if user.has_group(USER_GROUP):
-            return env["ha.entity.group"].search([("user_ids", "in", user.id)])
-        return self.env["ha.instance"]
+        internal = user._is_internal()
+        if internal and user.has_group(MANAGER_GROUP):
+            return list(env["ha.instance"].with_context(active_test=False).search([]))
+        scopes = list(
+            env["ha.entity.share"].search([("user_id", "=", user.id), ("is_current", "=", True)])
+        )
+        if internal and user.has_group(USER_GROUP):
+            scopes = list(env["ha.entity.group"].search([("user_ids", "in", user.id)])) + scopes
+        return scopes
 
     @api.model
     def _user_channels(self, user):

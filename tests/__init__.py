@@ -15,4 +15,6 @@ from . import (
     test_registry_edit,
     test_rpc_access,
     test_service_permissions,
+    test_share_api,
+    test_shares,
 )

@@ -14,7 +14,7 @@ from odoo.tools import mute_logger
 
 from ..connector.supervisor import ConnectorSupervisor
 from ..hass.rest import HARestClient
-from ..models.ha_realtime_update import INSTANCE_SCOPE_PREFIX
+from ..models.ha_realtime_update import SCOPE_PREFIXES
 from .common import HaServerCase
 
 # Everything the connector does here takes well under a second; these limits only bound how
@@ -120,7 +120,12 @@ class ConnectorCase(HaServerCase):
             "SELECT bus_generation FROM ha_instance WHERE id = %s", (instance_id,)
         )[0]
         channel = json.dumps(
-            [self.dbname, "ha.instance", instance_id, f"{INSTANCE_SCOPE_PREFIX}/{generation}"],
+            [
+                self.dbname,
+                "ha.instance",
+                instance_id,
+                f"{SCOPE_PREFIXES['ha.instance']}/{generation}",
+            ],
             separators=(",", ":"),
         )
         rows = self.query(

@@ -2,10 +2,11 @@ import asyncio
 import json
 import logging
 import threading
+from datetime import timedelta
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.modules.registry import Registry
-from odoo.tests import HttpCase, get_db_name, tagged
+from odoo.tests import HttpCase, get_db_name, new_test_user, tagged
 
 from ..hass.connection import HAConnection
 from ..hass.rest import HARestClient
@@ -82,6 +83,7 @@ new Promise((resolve, reject) => {
 """
 LIVE_READY = "odoo_ha_addon: live page ready"
 LIVE_RENAMED = "odoo_ha_addon: area rename shown"
+PORTAL_TOGGLED = "odoo_ha_addon: portal toggled"
 
 CLICKBOT_JS = (
     "odoo.loader.modules.get('@web/webclient/clickbot/clickbot_loader')"
@@ -138,6 +140,36 @@ def _committed(dbname, function):
         # Committed on purpose: the live server and its connector see committed data only.
         cr.commit()
         return result
+
+
+def _committed_now(dbname, function):
+    """``_committed`` while a test runs: the registry then hands out the test's own cursor,
+    whose commits the live server never sees, so this one opens a connection of its own."""
+    with sql_db.db_connect(dbname).cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        result = function(env)
+        env.flush_all()
+        cr.commit()
+        return result
+
+
+def _tour_share(env, instance_id):
+    """A portal user ("tour_tenant") who may control light.bed_light; the share's id."""
+    user = new_test_user(env, login="tour_tenant", groups="base.group_portal")
+    light = env["ha.entity"].search(
+        [("instance_id", "=", instance_id), ("entity_id", "=", "light.bed_light")]
+    )
+    share = env["ha.entity.share"].create(
+        {"entity_id": light.id, "user_id": user.id, "permission": "control"}
+    )
+    return share.id
+
+
+def _forget_tour_share(env, share_id):
+    share = env["ha.entity.share"].with_context(active_test=False).browse(share_id).exists()
+    user = share.user_id
+    share.unlink()
+    user.unlink()
 
 
 def _page_shows(browser, selector):
@@ -197,6 +229,11 @@ class TestLiveDashboard(HttpCase):
                 ),
             ),
             "the live server never mirrored the lights",
+        )
+        # A portal user for the shares' tour: committed, as the live server must see it.
+        cls.tour_share_id = _committed(dbname, lambda env: _tour_share(env, cls.instance_id))
+        cls.addClassCleanup(
+            _committed, dbname, lambda env: _forget_tour_share(env, cls.tour_share_id)
         )
         super().setUpClass()
         # Last in, first out: the Odoo server and Home Assistant stop before Odoo's own
@@ -351,3 +388,31 @@ class TestLiveDashboard(HttpCase):
             raise AssertionError(f"the second page shows {shown}") from None
         followed_ms = second.evaluate("window.__haFollowedAt") - saved[0]
         _logger.info("the second page showed the edit %d ms after the save click", followed_ms)
+
+    def test_a_portal_user_operates_a_shared_light_until_the_share_expires(self):
+        share_id = self.tour_share_id
+        self.addCleanup(
+            self.rest.call_service, "light", "turn_on", {"entity_id": "light.bed_light"}
+        )
+        expiries = []
+
+        def expire_soon(message):
+            if message != PORTAL_TOGGLED:
+                return
+            # Nothing is written at the expiry itself: the open page follows the share's end.
+            expiry = fields.Datetime.now() + timedelta(seconds=3)
+            expiries.append(expiry)
+            _committed_now(
+                get_db_name(),
+                lambda env: env["ha.entity.share"].browse(share_id).write({"date_end": expiry}),
+            )
+
+        with _BrowserLog(expire_soon).attached(self):
+            self.start_tour(
+                "/my/ha?debug=tests", "odoo_ha_addon_portal_share", login="tour_tenant", timeout=120
+            )
+        self.assertEqual(len(expiries), 1, "the tour never reported the toggle")
+        self.assertEqual(self.rest.get_state("light.bed_light")["state"], "off")
+        self.assertGreaterEqual(fields.Datetime.now(), expiries[0])
+        errors = [line for line in self.server.log_tail().splitlines() if " ERROR " in line]
+        self.assertEqual(errors, [], "the live server logged errors")

@@ -1,0 +1,67 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+# The list a wizard opened from: what its selected records are.
+TARGETS = {"ha.entity": "entity_ids", "ha.device": "device_ids", "ha.entity.group": "group_ids"}
+
+
+class HaEntityShareWizard(models.TransientModel):
+    """Share entities, devices or entity groups (many at once) with one or more people: one
+    share per thing and person, all with the same permission and period."""
+
+    _name = "ha.entity.share.wizard"
+    _description = "Share Home Assistant Entities"
+
+    entity_ids = fields.Many2many("ha.entity", string="Entities")
+    device_ids = fields.Many2many("ha.device", string="Devices")
+    group_ids = fields.Many2many("ha.entity.group", string="Entity Groups")
+    user_ids = fields.Many2many(
+        "res.users",
+        string="Share With",
+        required=True,
+        help="Portal users (customers, tenants) or internal users.",
+    )
+    permission = fields.Selection(
+        [("view", "View"), ("control", "View and control")], default="view", required=True
+    )
+    date_start = fields.Datetime(string="Starts", help="Empty: now.")
+    date_end = fields.Datetime(string="Expires", help="Empty: until revoked.")
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        model = self.env.context.get("active_model")
+        ids = self.env.context.get("active_ids") or []
+        if model in TARGETS and ids and TARGETS[model] in fields_list:
+            values[TARGETS[model]] = [fields.Command.set(ids)]
+        return values
+
+    def action_share(self):
+        self.ensure_one()
+        targets = [
+            *(("entity_id", r.id) for r in self.entity_ids),
+            *(("device_id", r.id) for r in self.device_ids),
+            *(("group_id", r.id) for r in self.group_ids),
+        ]
+        if not targets:
+            raise UserError(_("Choose the entities, devices or entity groups to share."))
+        shares = self.env["ha.entity.share"].create(
+            [
+                {
+                    field: target_id,
+                    "user_id": user.id,
+                    "permission": self.permission,
+                    "date_start": self.date_start,
+                    "date_end": self.date_end,
+                }
+                for field, target_id in targets
+                for user in self.user_ids
+            ]
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Shares"),
+            "res_model": "ha.entity.share",
+            "view_mode": "list,form",
+            "domain": [("id", "in", shares.ids)],
+        }
