@@ -3,9 +3,11 @@ import { browser } from "@web/core/browser/browser";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
-import { formatDateTime, deserializeDateTime } from "@web/core/l10n/dates";
+import { formatDateTime } from "@web/core/l10n/dates";
 import { EntityControl } from "../controls/domain_controls";
 import { ACCESS_RELOAD_MS } from "../services/ha_data_service";
+
+const { DateTime } = luxon;
 
 const ENTITY_CHANGES = "odoo_ha_addon/entity_changes";
 const ENTITIES_RELOAD = "odoo_ha_addon/entities_reload";
@@ -70,7 +72,7 @@ export class SharedEntities extends Component {
     until(entity) {
         return entity.shared_until
             ? _t("Shared until %(date)s", {
-                  date: formatDateTime(deserializeDateTime(entity.shared_until.replace("Z", ""))),
+                  date: formatDateTime(DateTime.fromISO(entity.shared_until)),
               })
             : "";
     }
