@@ -124,8 +124,14 @@ class TestEntityAccess(HaTestCommon):
     def test_internal_user_without_ha_group_has_no_access(self):
         employee = new_test_user(self.env, login="ha_test_employee", groups="base.group_user")
         self.group_kitchen.user_ids = [Command.link(employee.id)]
+        # Internal users may read what is shared with them (ha.entity.share): nothing here.
+        env = self.env(user=employee)
+        for model in ("ha.entity", "ha.instance", "ha.area", "ha.device", "ha.entity.share"):
+            self.assertFalse(env[model].search([]), model)
         with self.assertRaises(AccessError), mute_logger("odoo.models"):
-            self.env(user=employee)["ha.entity"].search([])
+            self.light_kitchen.with_user(employee).read(["state"])
+        with self.assertRaises(AccessError), mute_logger("odoo.models"):
+            env["ha.entity.group"].search([])
 
 
 @tagged("post_install", "-at_install")

@@ -124,9 +124,11 @@ class TestJsonApi(ApiCase):
         data = self.ok("websocket_restart", ha_instance_id=self.live_id)
         self.assertEqual(data, {"instance_id": self.live_id, "restarting": True})
 
-    def test_users_without_home_assistant_rights_get_access_denied(self):
+    def test_users_without_home_assistant_rights_get_nothing(self):
         self.login(self.internal)
-        self.refused("instances", "access_denied")
+        # Nothing is shared with them: no instance, and a named one is not theirs.
+        self.assertEqual(self.ok("instances")["instances"], [])
+        self.refused("entities", "instance_not_found")
         self.refused("websocket_status", "instance_not_found", ha_instance_id=self.live_id)
         self.refused(
             "entity_states", "instance_not_found", ha_instance_id=self.live_id, entity_ids=[LIGHT]
