@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 from odoo import _, fields, http
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 from ..hass import errors
@@ -18,7 +18,7 @@ from ..models.ha_instance import MANAGER_GROUP, USER_GROUP
 from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS_FIELDS
 from ..policy.services import GENERIC_DOMAIN, ServiceRefused, check_user_call
 from . import instance_resolver
-from .params import SLUG_RE, ApiError, Params
+from .params import REQUEST_ID_RE, SLUG_RE, ApiError, Params
 
 _logger = logging.getLogger(__name__)
 
@@ -36,6 +36,28 @@ SERVER_INFO_SOURCES = {
 }
 
 
+# Expected failures and their error types, first match wins (AccessError is a UserError).
+FAILURE_TYPES = (
+    (AccessError, "access_denied"),
+    (errors.NotConnected, "not_connected"),
+    (errors.RequestTimeout, "timeout"),
+    (errors.CommandFailed, "command_failed"),
+    (errors.HAError, "ha_error"),
+    (UserError, "invalid_input"),
+)
+
+
+def _failure(error):
+    """(message, error type) of an expected failure; None for an unexpected one."""
+    if isinstance(error, ApiError):
+        return str(error), error.error_type
+    for kind, error_type in FAILURE_TYPES:
+        if isinstance(error, kind):
+            message = error.message if isinstance(error, errors.CommandFailed) else str(error)
+            return message, error_type
+    return None
+
+
 def _envelope(data=None, error=None, error_type=None):
     return {"success": error is None, "data": data, "error": error, "error_type": error_type}
 
@@ -47,23 +69,14 @@ def api_route(name):
         def endpoint(self, **params):
             try:
                 return _envelope(data=method(self, Params(params)))
-            except ApiError as error:
-                failure = (str(error), error.error_type)
-            except AccessError as error:
-                failure = (str(error), "access_denied")
-            except errors.NotConnected as error:
-                failure = (str(error), "not_connected")
-            except errors.RequestTimeout as error:
-                failure = (str(error), "timeout")
-            except errors.CommandFailed as error:
-                failure = (error.message, "command_failed")
-            except errors.HAError as error:
-                failure = (str(error), "ha_error")
-            except (UserError, ValidationError) as error:
-                failure = (str(error), "invalid_input")
-            except Exception:
-                _logger.exception("Home Assistant API %s failed", name)
-                failure = (_("An unexpected error occurred; it was logged."), "internal_error")
+            except Exception as error:
+                failure = _failure(error)
+                if failure is None:
+                    _logger.exception("Home Assistant API %s failed", name)
+                    failure = (
+                        _("An unexpected error occurred; it was logged."),
+                        "internal_error",
+                    )
             # Whatever the route wrote before failing is undone: errors change nothing.
             request.env.cr.rollback()
             return _envelope(error=failure[0], error_type=failure[1])
@@ -326,6 +339,7 @@ class HaApiController(http.Controller):
         service = params.string("service", required=True, pattern=SLUG_RE)
         entity_ids = params.entity_ids("entity_id")
         service_data = params.service_data("service_data")
+        request_id = params.string("request_id", pattern=REQUEST_ID_RE)
         params.done()
         env = request.env
         if _is_manager(env):
@@ -337,10 +351,45 @@ class HaApiController(http.Controller):
             payload = self._checked_user_service_call(
                 instance, domain, service, entity_ids, service_data
             )
+        answer = {"domain": domain, "service": service, "entity_ids": entity_ids}
+        if request_id:
+            return self._call_once(instance, payload, request_id, answer)
         # sudo: ws_call is reserved to managers and system code; a plain user's call was
         # checked above (entities they control, what their controls do).
         result = instance.sudo().ws_call("call_service", payload, timeout=SERVICE_CALL_TIMEOUT_S)
-        return {"domain": domain, "service": service, "entity_ids": entity_ids, "result": result}
+        return {**answer, "result": result, "repeated": False}
+
+    def _call_once(self, instance, payload, request_id, answer):
+        """Make the checked call ``payload`` unless a call with ``request_id`` was made
+        already: then answer what that one answered (models/ha_service_request.py)."""
+        requests = request.env["ha.service.request"]
+        uid = request.env.uid
+        if not requests._claim(uid, request_id):
+            first = requests._first_answer(uid, request_id, SERVICE_CALL_TIMEOUT_S + 5)
+            if first is None:
+                raise ApiError(
+                    _("The first request %(id)s has not finished yet.", id=request_id), "timeout"
+                )
+            data, error, error_type = first
+            if error:
+                raise ApiError(error, error_type)
+            return {**data, "repeated": True}
+        try:
+            # sudo: as in call_service, the call was checked for this user.
+            result = instance.sudo().ws_call(
+                "call_service", payload, timeout=SERVICE_CALL_TIMEOUT_S
+            )
+        except Exception as error:
+            # Repeats answer the same failure: a timeout may have reached Home Assistant.
+            message, error_type = _failure(error) or (
+                _("An unexpected error occurred; it was logged."),
+                "internal_error",
+            )
+            requests._answer(uid, request_id, error=message, error_type=error_type)
+            raise
+        data = {**answer, "result": result, "repeated": False}
+        requests._answer(uid, request_id, data=data)
+        return data
 
     def _checked_user_service_call(self, instance, domain, service, entity_ids, service_data):
         """The call a user who is not a manager may make, or ``ApiError``: only on entities

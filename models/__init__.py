@@ -5,6 +5,7 @@ from . import ha_registry_mirror  # first: ha.area, ha.device and ha.entity inhe
 from . import (
     ha_area,
     ha_device,
+    ha_device_key,
     ha_entity,
     ha_entity_group,
     ha_entity_group_tag,
@@ -13,7 +14,9 @@ from . import (
     ha_entity_share_wizard,
     ha_instance,
     ha_realtime_update,
+    ha_service_request,
     ha_ws_request_queue,
+    ir_http,
     ir_websocket,
     res_config_settings,
     res_groups,

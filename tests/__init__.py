@@ -6,6 +6,7 @@ from . import (
     test_connection,
     test_connector,
     test_dashboard,
+    test_device_keys,
     test_frontend_js,
     test_history_action,
     test_history_lifecycle,

@@ -92,6 +92,8 @@ input_boolean:
     name: Good night ran
   front_door_unlocked:
     name: Front door unlocked
+  command_probe:
+    name: Command probe
 script:
   good_night:
     alias: Good night
