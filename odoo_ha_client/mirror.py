@@ -1,0 +1,153 @@
+"""The client's copy of what the server shows: instances, their entities, areas and devices.
+
+``Mirror`` is pure and synchronous: it never does I/O. The client fills it from HTTP reads
+(``set_instances``, ``load``) and feeds it the bus notifications (``apply``). When a
+notification cannot be applied on its own (an entity the mirror has never seen, a bulk
+reload), ``apply`` answers the ids of the instances whose entities must be read again.
+"""
+
+from dataclasses import dataclass
+
+ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
+ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
+INSTANCE_STATUS = "odoo_ha_addon/instance_status"
+REGISTRY_CHANGED = "odoo_ha_addon/registry_changed"
+ACCESS_CHANGED = "odoo_ha_addon/access_changed"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entity changed. ``entity`` is the mirror's entity after the change (read it, do
+    not modify it), or None when the entity was removed."""
+
+    instance_id: int
+    entity_id: str
+    entity: dict | None
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """The instance's entities were read again from the server: look at the mirror. When
+    the instance is no longer in ``mirror.instances``, the user lost access to it."""
+
+    instance_id: int
+
+
+@dataclass(frozen=True)
+class InstanceChanged:
+    """The instance's record (status, version, ...) or its areas or devices changed."""
+
+    instance_id: int
+
+
+class Mirror:
+    """Instances and entities as the server last described them.
+
+    ``instances``: instance id -> instance dict (``id``, ``name``, ``status``, ...).
+    ``entities``: instance id -> entity_id -> entity dict, for the instances loaded.
+    ``areas`` and ``devices``: instance id -> list of dicts, as the server sent them.
+    """
+
+    def __init__(self):
+        self.instances: dict[int, dict] = {}
+        self.entities: dict[int, dict[str, dict]] = {}
+        self.areas: dict[int, list] = {}
+        self.devices: dict[int, list] = {}
+
+    def set_instances(self, instances):
+        """Replace the instances with the ``instances`` list of the ``instances`` route.
+
+        Returns the ids of the instances that disappeared; their entities are dropped.
+        """
+        new = {instance["id"]: dict(instance) for instance in instances}
+        gone = set(self.instances) - set(new)
+        self.instances = new
+        for instance_id in gone:
+            self.forget(instance_id)
+        return gone
+
+    def load(self, instance_id, entities_data):
+        """Replace an instance's entities with the data of the ``entities`` route."""
+        if entities_data.get("instance"):
+            self.instances.setdefault(instance_id, {}).update(entities_data["instance"])
+        self.entities[instance_id] = {
+            entity["entity_id"]: dict(entity) for entity in entities_data.get("entities", [])
+        }
+        self.areas[instance_id] = list(entities_data.get("areas", []))
+        self.devices[instance_id] = list(entities_data.get("devices", []))
+
+    def forget(self, instance_id):
+        """Drop an instance's entities, areas and devices (its record stays, if any)."""
+        self.entities.pop(instance_id, None)
+        self.areas.pop(instance_id, None)
+        self.devices.pop(instance_id, None)
+
+    def states(self, instance_id):
+        """``{entity_id: state}`` of an instance; empty when it is not loaded."""
+        entities = self.entities.get(instance_id, {})
+        return {entity_id: entity.get("state") for entity_id, entity in entities.items()}
+
+    def apply(self, message):
+        """Apply the ``message`` of one bus notification (``{"type", "payload"}``).
+
+        Returns the set of instance ids whose entities must be read again.
+        """
+        return self.apply_message(message)[1]
+
+    def apply_message(self, message):
+        """Like ``apply``, and also say what changed: returns ``(events, reread)`` where
+        events is a list of Change and InstanceChanged, and reread the set of instance ids
+        whose entities must be read again. Unknown message types change nothing."""
+        handlers = {
+            ENTITY_CHANGES: self._entity_changes,
+            ENTITIES_RELOAD: self._entities_reload,
+            INSTANCE_STATUS: self._instance_status,
+            REGISTRY_CHANGED: self._registry_changed,
+        }
+        handler = handlers.get(message.get("type"))
+        payload = message.get("payload")
+        if handler is None or not isinstance(payload, dict):
+            return [], set()
+        instance_id = payload.get("instance_id")
+        if not isinstance(instance_id, int):
+            return [], set()
+        return handler(instance_id, payload)
+
+    def _entity_changes(self, instance_id, payload):
+        entities = self.entities.get(instance_id)
+        if entities is None:
+            return [], {instance_id}
+        events = []
+        reread = set()
+        for entity_id, change in (payload.get("changes") or {}).items():
+            if change is None:
+                if entities.pop(entity_id, None) is not None:
+                    events.append(Change(instance_id, entity_id, None))
+            elif entity_id in entities:
+                # A change carries the fields that changed; each replaces the mirror's value.
+                entities[entity_id].update(change)
+                events.append(Change(instance_id, entity_id, entities[entity_id]))
+            else:
+                # New in Home Assistant: the change may lack fields, read the whole instance.
+                reread.add(instance_id)
+        return events, reread
+
+    def _entities_reload(self, instance_id, payload):
+        return [], {instance_id}
+
+    def _instance_status(self, instance_id, payload):
+        instance = self.instances.get(instance_id)
+        if instance is None:
+            # An instance the mirror does not know yet: reading it brings its record.
+            return [], {instance_id}
+        instance.update({key: value for key, value in payload.items() if key != "instance_id"})
+        return [InstanceChanged(instance_id)], set()
+
+    def _registry_changed(self, instance_id, payload):
+        if instance_id not in self.instances:
+            return [], {instance_id}
+        if "areas" in payload:
+            self.areas[instance_id] = list(payload["areas"])
+        if "devices" in payload:
+            self.devices[instance_id] = list(payload["devices"])
+        return [InstanceChanged(instance_id)], set()
