@@ -1,0 +1,81 @@
+""".ci/run builds the Odoo tier's virtualenv on top of the interpreter that imports Odoo; many
+users install Odoo in a virtualenv: the packages of that virtualenv must stay importable."""
+
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _functions(*names):
+    """The bash source of the named functions of .ci/run."""
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    return "\n".join(
+        re.search(rf"^{name}\(\) {{\n.*?^}}\n", text, re.S | re.M).group(0) for name in names
+    )
+
+
+def test_the_odoo_tier_virtualenv_sees_a_user_virtualenvs_packages(tmp_path):
+    user_venv = tmp_path / "user-venv"
+    venv.create(user_venv, with_pip=False)
+    site_packages = Path(
+        subprocess.check_output(
+            [
+                user_venv / "bin" / "python",
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('purelib'))",
+            ],
+            text=True,
+        ).strip()
+    )
+    # A package installed in the user's virtualenv, and one it finds through a .pth file (as
+    # an Odoo source checkout often is).
+    (site_packages / "only_in_user_venv").mkdir()
+    (site_packages / "only_in_user_venv" / "__init__.py").write_text("")
+    checkout = tmp_path / "checkout"
+    (checkout / "via_user_pth").mkdir(parents=True)
+    (checkout / "via_user_pth" / "__init__.py").write_text("")
+    (site_packages / "checkout.pth").write_text(f"{checkout}\n")
+
+    tier_venv = tmp_path / "tier-venv"
+    script = "\n".join(
+        [
+            'log() { :; }; pip_run() { :; }; WORK_DIR="$3"',
+            _functions("base_site_dirs", "build_odoo_venv"),
+            'build_odoo_venv "$1" "$2"',
+        ]
+    )
+    subprocess.run(
+        [
+            "bash",
+            "-c",
+            script,
+            "bash",
+            str(tier_venv),
+            str(user_venv / "bin" / "python"),
+            str(tmp_path),
+        ],
+        check=True,
+    )
+    result = subprocess.run(
+        [tier_venv / "bin" / "python", "-c", "import only_in_user_venv, via_user_pth"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tier_venv / ".complete").exists()
+
+
+def test_a_system_interpreter_adds_nothing(tmp_path):
+    script = "\n".join(['WORK_DIR="$2"', _functions("base_site_dirs"), 'base_site_dirs "$1"'])
+    output = subprocess.run(
+        ["bash", "-c", script, "bash", sys._base_executable, str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert output == ""
