@@ -10,6 +10,7 @@ does, and a repeat that arrives while the first is still running waits for its a
 import time
 from datetime import timedelta
 
+from psycopg2.errors import SerializationFailure
 from psycopg2.extras import Json
 
 from odoo import api, fields, models
@@ -41,15 +42,21 @@ class HaServiceRequest(models.Model):
     def _claim(self, user_id, request_id):
         """True if this request is the first with ``request_id``; it must then ``_answer``."""
         with self.env.registry.cursor() as cr:
-            cr.execute(
-                """
-                INSERT INTO ha_service_request (user_id, request_id, created, answered)
-                VALUES (%s, %s, now() at time zone 'utc', false)
-                ON CONFLICT (user_id, request_id) DO NOTHING
-                RETURNING id
-                """,
-                (user_id, request_id),
-            )
+            try:
+                cr.execute(
+                    """
+                    INSERT INTO ha_service_request (user_id, request_id, created, answered)
+                    VALUES (%s, %s, now() at time zone 'utc', false)
+                    ON CONFLICT (user_id, request_id) DO NOTHING
+                    RETURNING id
+                    """,
+                    (user_id, request_id),
+                )
+            except SerializationFailure:
+                # Another request inserted the same id since this transaction began (Odoo's
+                # cursors are repeatable read): that one claimed it.
+                cr.rollback()
+                return False
             claimed = bool(cr.fetchone())
             cr.commit()
         return claimed

@@ -12,6 +12,7 @@ from . import (
     test_history_lifecycle,
     test_install,
     test_models,
+    test_outside_client,
     test_realtime,
     test_registry_edit,
     test_rpc_access,
