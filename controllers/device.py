@@ -27,8 +27,10 @@ class HaDeviceController(http.Controller):
                 error=_("Give “login” and “key” (and “db” when the server has several)."),
                 error_type="invalid_input",
             )
-        dbname = db or request.db
-        if not dbname or not http.db_filter([dbname]):
+        # The session is made on the database this request runs on (the server's, or the one
+        # chosen by its database filter); naming another one is an error, not a switch.
+        dbname = request.db
+        if not dbname or (db is not None and db != dbname):
             return _envelope(error=_("Unknown database."), error_type="invalid_input")
         credential = {"type": CREDENTIAL_TYPE, "login": login, "key": key}
         try:

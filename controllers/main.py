@@ -181,6 +181,7 @@ class HaApiController(http.Controller):
         return {
             "current_instance_id": current,
             "instances": [_instance_data(i, current) for i in instances],
+            "channels_version": env["ha.realtime.update"]._channels_version(env.user),
         }
 
     @api_route("switch_instance")

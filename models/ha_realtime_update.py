@@ -24,6 +24,8 @@ receives nothing more, whatever its client does. Members who keep their access a
 scope.
 """
 
+import hashlib
+
 from odoo import api, fields, models
 
 # Notification types the web client listens to.
@@ -261,6 +263,16 @@ class HaRealtimeUpdate(models.AbstractModel):
     @api.model
     def _user_channels(self, user):
         return [scope_channel(scope) for scope in self._user_scopes(user)]
+
+    @api.model
+    def _channels_version(self, user):
+        """A fingerprint of the channels ``user``'s sessions join: an outside client that
+        was offline compares it to know whether its access changed meanwhile (the
+        ``access_changed`` telling it went to a channel it no longer listens to)."""
+        names = sorted(
+            f"{scope._name}/{scope.id}/{name}" for scope, name in self._user_channels(user)
+        )
+        return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
 
     # Access changes -----------------------------------------------------------------------
 

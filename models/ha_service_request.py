@@ -17,6 +17,9 @@ from odoo import api, fields, models
 
 # Answers are kept this long: far longer than any client retries the same command.
 KEEP = timedelta(days=1)
+# A claim still unanswered this long after it was made was abandoned (its request's call
+# times out after 10 s).
+ABANDONED_AFTER = timedelta(seconds=60)
 WAIT_POLL_S = 0.05
 
 
@@ -43,14 +46,20 @@ class HaServiceRequest(models.Model):
         """True if this request is the first with ``request_id``; it must then ``_answer``."""
         with self.env.registry.cursor() as cr:
             try:
+                # A claim never answered long after any call would have ended belongs to a
+                # request whose process died: a repeat takes it over rather than answering
+                # "timeout" for a day.
                 cr.execute(
                     """
                     INSERT INTO ha_service_request (user_id, request_id, created, answered)
                     VALUES (%s, %s, now() at time zone 'utc', false)
-                    ON CONFLICT (user_id, request_id) DO NOTHING
+                    ON CONFLICT (user_id, request_id) DO UPDATE
+                       SET created = EXCLUDED.created
+                     WHERE NOT ha_service_request.answered
+                       AND ha_service_request.created < EXCLUDED.created - %s
                     RETURNING id
                     """,
-                    (user_id, request_id),
+                    (user_id, request_id, ABANDONED_AFTER),
                 )
             except SerializationFailure:
                 # Another request inserted the same id since this transaction began (Odoo's

@@ -30,7 +30,7 @@ def _device_key(user, scope=DEVICE_KEY_SCOPE, name="Hall tablet"):
 class DeviceLogin:
     """Log the test case's HTTP session in with a device key (``url_open`` then uses it)."""
 
-    def device_login(self, login, key, expect="ok"):
+    def device_login(self, login, key, expect="ok", **extra):
         self.session = None
         self.opener.cookies.clear()
         response = self.url_open(
@@ -40,7 +40,7 @@ class DeviceLogin:
                     "jsonrpc": "2.0",
                     "method": "call",
                     "id": 1,
-                    "params": {"login": login, "key": key},
+                    "params": {"login": login, "key": key, **extra},
                 }
             ),
             headers={"Content-Type": "application/json"},
@@ -90,6 +90,7 @@ class TestDeviceKeys(DeviceLogin, ApiCase):
         self.device_login("api_member", _device_key(self.member, scope=None), "access_denied")
         self.device_login("api_member", _device_key(self.member, scope="rpc"), "access_denied")
         self.device_login("api_member", None, "invalid_input")
+        self.device_login("api_member", key, "invalid_input", db="another_database")
 
     def test_revoking_the_key_ends_its_sessions(self):
         key = _device_key(self.member)
@@ -135,6 +136,29 @@ class TestDeviceKeys(DeviceLogin, ApiCase):
         self.wait_ha_state(INPUT_BOOLEAN, "off")
         self.refused("call_service", "invalid_input", **{**params, "request_id": "a b"})
         self.refused("call_service", "invalid_input", **{**params, "request_id": "x" * 65})
+
+    def test_an_abandoned_request_id_is_taken_over(self):
+        # The first request's process died after claiming the id, before answering.
+        self.rest.call_service("input_boolean", "turn_off", {"entity_id": INPUT_BOOLEAN})
+        self.addCleanup(
+            self.rest.call_service, "input_boolean", "turn_off", {"entity_id": INPUT_BOOLEAN}
+        )
+        self.env.cr.execute(
+            "INSERT INTO ha_service_request (user_id, request_id, created, answered)"
+            " VALUES (%s, 'abandoned', now() at time zone 'utc' - interval '2 minutes', false)",
+            (self.manager.id,),
+        )
+        self.login(self.manager)
+        data = self.ok(
+            "call_service",
+            ha_instance_id=self.live_id,
+            domain="input_boolean",
+            service="turn_on",
+            entity_id=INPUT_BOOLEAN,
+            request_id="abandoned",
+        )
+        self.assertFalse(data["repeated"])
+        self.wait_ha_state(INPUT_BOOLEAN, "on")
 
     def test_a_repeat_of_a_refused_call_is_refused_again(self):
         self.login(self.member)

@@ -169,6 +169,14 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         self.group_kitchen.user_ids = [Command.link(portal.id)]
         self.assertEqual(realtime._user_scopes(portal), [])
 
+    def test_the_channels_version_follows_what_the_user_may_read(self):
+        realtime = self.env["ha.realtime.update"]
+        version = realtime._channels_version(self.user_member)
+        self.assertEqual(realtime._channels_version(self.user_member), version)
+        self.assertNotEqual(realtime._channels_version(self.user_outsider), version)
+        self.group_kitchen.write({"user_ids": [Command.unlink(self.user_member.id)]})
+        self.assertNotEqual(realtime._channels_version(self.user_member), version)
+
     def test_registry_lists_reach_each_scope_as_its_members_read_them(self):
         self.env["ha.realtime.update"]._notify_registry_lists(self.instance)
         (row,) = self._bus_rows(scope_channel(self.group_kitchen))
