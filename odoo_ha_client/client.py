@@ -5,12 +5,13 @@ HTTP: every route is a JSON-RPC POST to ``{base}/odoo_ha_addon/<route>`` answeri
 ``device/login`` and sends the ``session_id`` cookie with every later request.
 
 Real time: Odoo's bus websocket ``/websocket?version=<bus_version>``. The client subscribes
-with the id of the last notification it saw; the server chooses the channels from the
-session's user and replays the notifications newer than that id it still keeps. See
+with the highest notification id it saw; the server chooses the channels from the session's
+user and replays the notifications newer than that id it still keeps. See
 ``OdooHaClient.changes`` for reconnection and catch-up.
 """
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -81,6 +82,35 @@ BACKOFF_MAX_S = 30.0
 STABLE_CONNECTION_S = 10.0
 # Failures to connect (or to read over HTTP while connected) that a retry may cure.
 CONNECTION_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionFailed)
+# Notification ids remembered to drop the ones delivered twice. Ids are not delivered in
+# order (a lower id may come seconds after a higher one), so comparing with the highest id
+# seen would drop real notifications.
+SEEN_NOTIFICATIONS_KEPT = 2048
+
+
+class _RecentIds:
+    """The last ``size`` distinct ids added, oldest forgotten first."""
+
+    def __init__(self, size=SEEN_NOTIFICATIONS_KEPT):
+        self.size = size
+        self._order = collections.deque()
+        self._ids = set()
+
+    def add(self, item):
+        """Remember ``item``; False when it is already among the remembered ids."""
+        if item in self._ids:
+            return False
+        if len(self._order) >= self.size:
+            self._ids.discard(self._order.popleft())
+        self._order.append(item)
+        self._ids.add(item)
+        return True
+
+    def __contains__(self, item):
+        return item in self._ids
+
+    def __len__(self):
+        return len(self._order)
 
 
 class Backoff:
@@ -129,6 +159,11 @@ class OdooHaClient:
         self.mirror = Mirror()
         # Highest bus notification id seen: the ``last`` of the next subscribe.
         self.last_notification_id = 0
+        # Recent notification ids, to drop a notification delivered again.
+        self._seen_notifications = _RecentIds()
+        # The ``channels_version`` of the last ``instances`` read that filled the mirror
+        # (None when the server does not send one).
+        self._channels_version = None
 
         self.http_attempts = HTTP_ATTEMPTS
         self.http_retry_delay_s = HTTP_RETRY_DELAY_S
@@ -145,6 +180,9 @@ class OdooHaClient:
         # connection then reads everything, whatever the bus could replay.
         self._mirror_stale = True
         self._reread_all_at = None
+        # Whether the current connection got through its catch-up (reads and checks): only
+        # then does its end move the start of the gap the next connection must cover.
+        self._caught_up = False
 
     # HTTP
 
@@ -289,6 +327,17 @@ class OdooHaClient:
         disconnection longer than ``catch_up_window_s``, or when a read was interrupted.
         Subscribing first means no change can fall between the read and the bus.
 
+        Every reconnection also reads ``instances`` right after subscribing. Odoo accepts the
+        socket of an ended session as an anonymous one that receives nothing, so this call
+        is what reveals the end: it raises SessionExpired here. When its
+        ``channels_version`` (the fingerprint of the channels the user's sessions join) or
+        its instance ids differ from the last read, access changed while the client was
+        away (the ``access_changed`` saying so went to a channel it no longer listens to):
+        everything is read again, however short the disconnection.
+
+        Notifications are applied once each, in the order received: a notification id seen
+        among the last ``SEEN_NOTIFICATIONS_KEPT`` is dropped as a repeat.
+
         Close codes: 4001 (session expired) raises SessionExpired here, with no reconnect;
         1000 with reason OUTDATED_VERSION logs in again for the new bus version, then
         reconnects; anything else (1013 try later, network failures, a dropped TCP
@@ -303,11 +352,13 @@ class OdooHaClient:
         self._streaming = True
         self._wake = asyncio.Event()
         backoff = Backoff(self.backoff_initial_s, self.backoff_max_s)
-        lost_at = None  # when the last connection was last known alive (monotonic)
+        # When the last connection that caught up was last known alive (monotonic).
+        lost_at = None
         try:
             while not self._closed:
                 connected_at = None
                 failure = None
+                self._caught_up = False
                 try:
                     if self.session_id is None:
                         await self.login()
@@ -325,8 +376,10 @@ class OdooHaClient:
                 if self._closed:
                     return
                 if connected_at is not None:
-                    lost_at = _last_alive(failure)
-                    if lost_at - connected_at >= STABLE_CONNECTION_S:
+                    alive_at = _last_alive(failure)
+                    if self._caught_up:
+                        lost_at = alive_at
+                    if alive_at - connected_at >= STABLE_CONNECTION_S:
                         backoff.reset()
                 await self._sleep(backoff.next_delay())
         finally:
@@ -376,10 +429,9 @@ class OdooHaClient:
         # A re-read pending when the last connection ended is covered by _mirror_stale.
         self._reread_all_at = None
         await self._subscribe(websocket)
-        gap_s = None if lost_at is None else time.monotonic() - lost_at
-        if self._mirror_stale or gap_s is None or gap_s > self.catch_up_window_s:
-            for event in await self._read(None):
-                yield event
+        for event in await self._catch_up(lost_at):
+            yield event
+        self._caught_up = True
         while True:
             raw = await self._receive(websocket)
             if raw is None:
@@ -394,6 +446,22 @@ class OdooHaClient:
             if reread:
                 for event in await self._read(reread):
                     yield event
+
+    async def _catch_up(self, lost_at):
+        """Read over HTTP what the bus cannot replay; returns the Reloaded events.
+
+        ``lost_at``: when the last connection was last known alive, None on the first one.
+        """
+        if lost_at is None:
+            return await self._read(None)
+        # The socket of an ended session is accepted but silent: an HTTP call tells.
+        # SessionExpired ends the iterator, as close code 4001 does.
+        data = await self.instances()
+        gap_s = time.monotonic() - lost_at
+        if self._mirror_stale or gap_s > self.catch_up_window_s or self._access_moved(data):
+            return await self._read(None, data)
+        self._channels_version = data.get("channels_version")
+        return []
 
     async def _receive(self, websocket):
         """The next message, or None when a pending re-read after access_changed is due."""
@@ -423,10 +491,11 @@ class OdooHaClient:
                 continue
             notification_id = notification.get("id")
             if isinstance(notification_id, int):
-                # A replay after a new subscribe may repeat notifications already seen.
-                if notification_id <= self.last_notification_id:
+                # A replay after a new subscribe may repeat notifications already seen, and a
+                # lower id may come after a higher one: only a repeat is dropped.
+                if not self._seen_notifications.add(notification_id):
                     continue
-                self.last_notification_id = notification_id
+                self.last_notification_id = max(self.last_notification_id, notification_id)
             message = notification.get("message")
             if not isinstance(message, dict):
                 continue
@@ -436,21 +505,36 @@ class OdooHaClient:
                 await self._subscribe(websocket)
                 self._mirror_stale = True
                 self._reread_all_at = time.monotonic() + self.access_reread_delay_s
+                # Entities the user could not read may now be readable.
+                self.mirror.clear_ignored()
                 continue
             applied, instance_ids = self.mirror.apply_message(message)
             events += applied
             reread |= instance_ids
         return events, reread
 
-    async def _read(self, instance_ids):
+    def _access_moved(self, data):
+        """Whether an ``instances`` answer shows access changed since the mirror was read."""
+        version = data.get("channels_version")
+        if version is not None and version != self._channels_version:
+            return True
+        instance_ids = {instance["id"] for instance in data.get("instances", [])}
+        return instance_ids != set(self.mirror.instances)
+
+    async def _read(self, instance_ids, instances_data=None):
         """Read instances (when needed) and the entities of ``instance_ids`` (None: all).
 
-        Returns the Reloaded events, one per instance read or dropped.
+        ``instances_data``: an ``instances`` answer just read, used instead of reading it
+        again. Reading all also stops ignoring unknown entities. Returns the Reloaded
+        events, one per instance read or dropped.
         """
         self._mirror_stale = True
         events = []
+        if instance_ids is None:
+            self.mirror.clear_ignored()
         if instance_ids is None or not instance_ids <= set(self.mirror.instances):
-            data = await self.instances()
+            data = instances_data if instances_data is not None else await self.instances()
+            self._channels_version = data.get("channels_version")
             gone = self.mirror.set_instances(data.get("instances", []))
             events += [Reloaded(instance_id) for instance_id in sorted(gone)]
         if instance_ids is None:

@@ -4,6 +4,8 @@
 (``set_instances``, ``load``) and feeds it the bus notifications (``apply``). When a
 notification cannot be applied on its own (an entity the mirror has never seen, a bulk
 reload), ``apply`` answers the ids of the instances whose entities must be read again.
+An entity that stays unknown after such a read (archived in Odoo, so the ``entities`` route
+leaves it out while the bus still reports it) is ignored from then on: see ``ignored``.
 """
 
 from dataclasses import dataclass
@@ -46,6 +48,10 @@ class Mirror:
     ``instances``: instance id -> instance dict (``id``, ``name``, ``status``, ...).
     ``entities``: instance id -> entity_id -> entity dict, for the instances loaded.
     ``areas`` and ``devices``: instance id -> list of dicts, as the server sent them.
+    ``ignored``: instance id -> entity ids whose changes are ignored: they were reported as
+    unknown and were still absent once the instance had been read again. An instance's set
+    is emptied by ``entities_reload`` and by ``clear_ignored`` (the client calls it on
+    ``access_changed`` and before reading everything again).
     """
 
     def __init__(self):
@@ -53,6 +59,9 @@ class Mirror:
         self.entities: dict[int, dict[str, dict]] = {}
         self.areas: dict[int, list] = {}
         self.devices: dict[int, list] = {}
+        self.ignored: dict[int, set[str]] = {}
+        # Entity ids reported as unknown since the instance was last loaded.
+        self._unknown: dict[int, set[str]] = {}
 
     def set_instances(self, instances):
         """Replace the instances with the ``instances`` list of the ``instances`` route.
@@ -67,20 +76,37 @@ class Mirror:
         return gone
 
     def load(self, instance_id, entities_data):
-        """Replace an instance's entities with the data of the ``entities`` route."""
+        """Replace an instance's entities with the data of the ``entities`` route.
+
+        The ids reported as unknown since the last load that are still absent join
+        ``ignored``; ignored ids that are now present leave it.
+        """
         if entities_data.get("instance"):
             self.instances.setdefault(instance_id, {}).update(entities_data["instance"])
-        self.entities[instance_id] = {
+        entities = {
             entity["entity_id"]: dict(entity) for entity in entities_data.get("entities", [])
         }
+        self.entities[instance_id] = entities
+        ignored = self.ignored.get(instance_id, set()) | self._unknown.pop(instance_id, set())
+        self.ignored[instance_id] = ignored - entities.keys()
         self.areas[instance_id] = list(entities_data.get("areas", []))
         self.devices[instance_id] = list(entities_data.get("devices", []))
 
     def forget(self, instance_id):
-        """Drop an instance's entities, areas and devices (its record stays, if any)."""
+        """Drop an instance's entities, areas, devices and ignored ids (its record stays)."""
         self.entities.pop(instance_id, None)
         self.areas.pop(instance_id, None)
         self.devices.pop(instance_id, None)
+        self.clear_ignored(instance_id)
+
+    def clear_ignored(self, instance_id=None):
+        """Stop ignoring the unknown entities of one instance (None: of every instance)."""
+        if instance_id is None:
+            self.ignored.clear()
+            self._unknown.clear()
+        else:
+            self.ignored.pop(instance_id, None)
+            self._unknown.pop(instance_id, None)
 
     def states(self, instance_id):
         """``{entity_id: state}`` of an instance; empty when it is not loaded."""
@@ -97,7 +123,11 @@ class Mirror:
     def apply_message(self, message):
         """Like ``apply``, and also say what changed: returns ``(events, reread)`` where
         events is a list of Change and InstanceChanged, and reread the set of instance ids
-        whose entities must be read again. Unknown message types change nothing."""
+        whose entities must be read again. Unknown message types change nothing.
+
+        A change of an entity the instance does not have asks for a read of the instance,
+        unless the entity is in ``ignored``. ``entities_reload`` empties the instance's
+        ``ignored`` set."""
         handlers = {
             ENTITY_CHANGES: self._entity_changes,
             ENTITIES_RELOAD: self._entities_reload,
@@ -127,12 +157,16 @@ class Mirror:
                 # A change carries the fields that changed; each replaces the mirror's value.
                 entities[entity_id].update(change)
                 events.append(Change(instance_id, entity_id, entities[entity_id]))
-            else:
+            elif entity_id not in self.ignored.get(instance_id, ()):
                 # New in Home Assistant: the change may lack fields, read the whole instance.
+                # If the read leaves it out (archived in Odoo), load() ignores it from then on.
+                self._unknown.setdefault(instance_id, set()).add(entity_id)
                 reread.add(instance_id)
         return events, reread
 
     def _entities_reload(self, instance_id, payload):
+        # The instance's entities changed in bulk: an ignored entity may be back.
+        self.ignored.pop(instance_id, None)
         return [], {instance_id}
 
     def _instance_status(self, instance_id, payload):

@@ -27,6 +27,7 @@ from odoo_ha_client import (
     SessionExpired,
 )
 from odoo_ha_client import __main__ as cli
+from odoo_ha_client.client import _RecentIds
 
 KITCHEN = {
     "id": 10,
@@ -170,6 +171,34 @@ def test_mirror_ignores_other_messages():
     ):
         assert mirror.apply_message(message) == ([], set())
     assert json.dumps([mirror.instances, mirror.entities, mirror.areas], sort_keys=True) == before
+
+
+def test_mirror_ignores_an_entity_still_unknown_after_a_read():
+    mirror = loaded_mirror()
+    archived = changes_message({"sensor.archived": {"state": "1"}})
+    assert mirror.apply(archived) == {1}
+    # The read leaves it out (archived in Odoo): its changes no longer ask for a read.
+    mirror.load(1, entities_data(KITCHEN, SENSOR))
+    assert mirror.apply_message(archived) == ([], set())
+    assert mirror.apply_message(changes_message({"sensor.archived": None})) == ([], set())
+    # Another instance's entity of the same id is not ignored.
+    mirror.set_instances([{"id": 1}, {"id": 2}])
+    mirror.load(2, entities_data(KITCHEN, instance_id=2))
+    assert mirror.apply(changes_message({"sensor.archived": {"state": "1"}}, 2)) == {2}
+
+    # entities_reload ends the ignoring; so does clear_ignored.
+    reload_message = {"type": "odoo_ha_addon/entities_reload", "payload": {"instance_id": 1}}
+    assert mirror.apply(reload_message) == {1}
+    assert mirror.apply(archived) == {1}
+    mirror.load(1, entities_data(KITCHEN, SENSOR))
+    assert mirror.apply(archived) == set()
+    mirror.clear_ignored()
+    assert mirror.apply(archived) == {1}
+
+    # An entity unknown at first but present after the read is followed normally.
+    mirror.load(1, entities_data(KITCHEN, SENSOR, dict(SENSOR, entity_id="sensor.archived")))
+    events, reread = mirror.apply_message(archived)
+    assert (events[0].entity["state"], reread) == ("1", set())
 
 
 def test_mirror_set_instances_drops_the_instances_gone():
@@ -402,7 +431,11 @@ def change_note(notification_id, entity_id, change, instance_id=1):
 
 
 class ScriptedClient(OdooHaClient):
-    """The client with its HTTP side replaced: login and call answer from ``self.server``."""
+    """The client with its HTTP side replaced: login and call answer from its attributes.
+
+    ``channels_version`` is sent by ``instances`` unless None; ``failures`` maps a route to
+    the exception its calls raise.
+    """
 
     def __init__(self, port):
         super().__init__(f"http://127.0.0.1:{port}", "db", "tablet", "secret")
@@ -411,6 +444,8 @@ class ScriptedClient(OdooHaClient):
         self.calls = []
         self.instance_list = [{"id": 1, "name": "Home", "status": "connected"}]
         self.entity_lists = {1: [KITCHEN, SENSOR], 2: [dict(KITCHEN, state="off")]}
+        self.channels_version = None
+        self.failures = {}
         self.backoff_initial_s = 0.01
         self.backoff_max_s = 0.02
 
@@ -422,8 +457,13 @@ class ScriptedClient(OdooHaClient):
 
     async def call(self, route, **params):
         self.calls.append(route)
+        if route in self.failures:
+            raise self.failures[route]
         if route == "instances":
-            return {"current_instance_id": 1, "instances": self.instance_list}
+            data = {"current_instance_id": 1, "instances": self.instance_list}
+            if self.channels_version is not None:
+                data["channels_version"] = self.channels_version
+            return data
         instance_id = params["ha_instance_id"]
         return entities_data(*self.entity_lists[instance_id], instance_id=instance_id)
 
@@ -471,8 +511,9 @@ def test_bus_reconnects_and_catches_up_from_the_last_id(run):
             event = await waiting
             assert (event.entity_id, event.entity["state"]) == ("light.kitchen", "on")
             assert client.mirror.states(1) == {"light.kitchen": "on", "sensor.temp": "22.0"}
-            # Back within the catch-up window: the bus replay is trusted, nothing re-read.
-            assert client.calls == ["instances", "entities"]
+            # Back within the catch-up window: the bus replay is trusted, and only instances
+            # is read, to check the session.
+            assert client.calls == ["instances", "entities", "instances"]
             assert client.logins == 1
 
             # Disconnected longer than the window: re-read after subscribing.
@@ -484,7 +525,8 @@ def test_bus_reconnects_and_catches_up_from_the_last_id(run):
             assert await third.next_message() == subscribe(8)
             assert await waiting == Reloaded(1)
             assert client.mirror.states(1) == {"light.kitchen": "unavailable"}
-            assert client.calls == ["instances", "entities"] * 2
+            # The instances read that checks the session serves the re-read too.
+            assert client.calls == ["instances", "entities", "instances", "instances", "entities"]
 
             await client.close()
             with pytest.raises(StopAsyncIteration):
@@ -506,6 +548,155 @@ def test_bus_session_expired_ends_the_iterator(run):
             await asyncio.sleep(0.1)
             assert len(bus.connections) == 1
             assert client.logins == 1
+
+    run(scenario())
+
+
+def test_recent_ids_forget_the_oldest():
+    recent = _RecentIds(3)
+    assert [recent.add(item) for item in (5, 3, 5, 9)] == [True, True, False, True]
+    assert recent.add(12)
+    # 5 was the oldest: forgotten, so it counts as new again.
+    assert len(recent) == 3
+    assert 5 not in recent
+    assert recent.add(5)
+    assert not recent.add(12)
+
+
+def test_bus_applies_a_lower_id_that_comes_late(run):
+    async def scenario():
+        async with Bus() as bus:
+            client = ScriptedClient(bus.port)
+            stream = client.changes()
+            assert await next_event(stream) == Reloaded(1)
+            first = await bus.connection(1)
+            assert await first.next_message() == subscribe(0)
+            # Transaction 6 committed after transaction 8: Odoo delivers 8 first.
+            await first.send(change_note(8, "light.kitchen", {"state": "off"}))
+            await first.send(change_note(6, "sensor.temp", {"state": "19.0"}))
+            assert (await next_event(stream)).entity["state"] == "off"
+            assert (await next_event(stream)).entity["state"] == "19.0"
+            assert client.last_notification_id == 8
+
+            # A repeat of either is dropped, whatever its place.
+            await first.send(
+                change_note(6, "sensor.temp", {"state": "0"}),
+                change_note(8, "light.kitchen", {"state": "0"}),
+                change_note(9, "light.kitchen", {"state": "on"}),
+            )
+            assert (await next_event(stream)).entity["state"] == "on"
+            assert client.mirror.states(1) == {"light.kitchen": "on", "sensor.temp": "19.0"}
+
+            # The next subscribe starts from the highest id.
+            waiting = asyncio.ensure_future(next_event(stream))
+            client.drop_connection()
+            second = await bus.connection(2)
+            assert await second.next_message() == subscribe(9)
+            await second.send(change_note(7, "sensor.temp", {"state": "20.0"}))
+            assert (await waiting).entity["state"] == "20.0"
+            assert client.last_notification_id == 9
+            await client.close()
+
+    run(scenario())
+
+
+def test_bus_reconnection_checks_the_session_over_http(run):
+    async def scenario():
+        async with Bus() as bus:
+            client = ScriptedClient(bus.port)
+            stream = client.changes()
+            assert await next_event(stream) == Reloaded(1)
+            first = await bus.connection(1)
+            assert await first.next_message() == subscribe(0)
+
+            # The device key was revoked during a network cut: Odoo accepts the new socket
+            # as an anonymous one, which would stay silent for ever.
+            client.failures["instances"] = SessionExpired("Session expired")
+            waiting = asyncio.ensure_future(next_event(stream))
+            client.drop_connection()
+            second = await bus.connection(2)
+            assert await second.next_message() == subscribe(0)
+            with pytest.raises(SessionExpired):
+                await waiting
+            assert client.calls == ["instances", "entities", "instances"]
+            await asyncio.sleep(0.1)
+            assert len(bus.connections) == 2
+
+    run(scenario())
+
+
+def test_bus_reconnection_that_cannot_check_retries_then_rereads(run):
+    async def scenario():
+        async with Bus() as bus:
+            client = ScriptedClient(bus.port)
+            client.catch_up_window_s = 0.3
+            stream = client.changes()
+            assert await next_event(stream) == Reloaded(1)
+            await bus.connection(1)
+
+            # The check fails on the next connections: their time does not count as caught
+            # up, so once the window is over the mirror is read again.
+            client.failures["instances"] = ConnectionFailed("instances: HTTP 502")
+            waiting = asyncio.ensure_future(next_event(stream))
+            client.drop_connection()
+            await bus.connection(2)
+            await asyncio.sleep(0.4)
+            del client.failures["instances"]
+            assert await waiting == Reloaded(1)
+            assert client.calls[-2:] == ["instances", "entities"]
+            await client.close()
+
+    run(scenario())
+
+
+def test_bus_rereads_after_a_reconnection_when_access_moved(run):
+    async def scenario():
+        async with Bus() as bus:
+            client = ScriptedClient(bus.port)
+            client.channels_version = "a"
+            stream = client.changes()
+            assert await next_event(stream) == Reloaded(1)
+            first = await bus.connection(1)
+
+            async def reconnect(number):
+                client.drop_connection()
+                connection = await bus.connection(number)
+                await connection.next_message()
+                return connection
+
+            # Same channels, same instances: the bus replay is enough.
+            waiting = asyncio.ensure_future(next_event(stream))
+            second = await reconnect(2)
+            await second.send(change_note(1, "light.kitchen", {"state": "off"}))
+            assert (await waiting).entity["state"] == "off"
+            assert client.calls == ["instances", "entities", "instances"]
+
+            # The user joined an entity group while away: the access_changed went to a
+            # channel the old session did not join. Everything is read again.
+            client.channels_version = "b"
+            client.entity_lists[1] = [KITCHEN, SENSOR, dict(SENSOR, entity_id="sensor.shared")]
+            waiting = asyncio.ensure_future(next_event(stream))
+            await reconnect(3)
+            assert await waiting == Reloaded(1)
+            assert "sensor.shared" in client.mirror.entities[1]
+            assert client.calls[3:] == ["instances", "entities"]
+
+            # Same version but another instance list: read everything too.
+            client.instance_list = [*client.instance_list, {"id": 2, "name": "Cottage"}]
+            waiting = asyncio.ensure_future(next_event(stream))
+            await reconnect(4)
+            assert [await waiting, await next_event(stream)] == [Reloaded(1), Reloaded(2)]
+            assert client.calls[5:] == ["instances", "entities", "entities"]
+
+            # An older server sends no version: only the instance ids are compared.
+            client.channels_version = None
+            waiting = asyncio.ensure_future(next_event(stream))
+            fifth = await reconnect(5)
+            await fifth.send(change_note(2, "sensor.temp", {"state": "18.0"}))
+            assert (await waiting).entity["state"] == "18.0"
+            assert client.calls[8:] == ["instances"]
+            assert first.websocket.state.name == "CLOSED"
+            await client.close()
 
     run(scenario())
 
@@ -582,6 +773,72 @@ def test_bus_rereads_on_unknown_entity_and_access_change(run):
             assert [await waiting, await next_event(stream)] == [Reloaded(1), Reloaded(2)]
             assert client.mirror.states(2) == {"light.kitchen": "off"}
             assert client.calls[3:] == ["instances", "entities", "entities"]
+            await client.close()
+
+    run(scenario())
+
+
+def test_bus_ignores_an_entity_the_server_leaves_out(run):
+    async def scenario():
+        async with Bus() as bus:
+            client = ScriptedClient(bus.port)
+            client.access_reread_delay_s = 0.05
+            stream = client.changes()
+            assert await next_event(stream) == Reloaded(1)
+            first = await bus.connection(1)
+            assert await first.next_message() == subscribe(0)
+
+            async def archived_change(notification_id):
+                """Send a change of an entity archived in Odoo with one of a known entity.
+
+                Returns the events up to the next message's: a read of the instance caused
+                by the archived entity shows as a Reloaded after the known entity's Change.
+                """
+                await first.send(
+                    change_note(notification_id, "sensor.archived", {"state": "1"}),
+                    change_note(notification_id + 1, "sensor.temp", {"state": "20.0"}),
+                )
+                events = [await next_event(stream)]
+                await first.send(change_note(notification_id + 2, "light.kitchen", {"x": 1}))
+                while (event := await next_event(stream)) != Change(
+                    1, "light.kitchen", client.mirror.entities[1]["light.kitchen"]
+                ):
+                    events.append(event)
+                return [type(event).__name__ for event in events]
+
+            # The first change reads the instance, which tells the entity is left out.
+            assert await archived_change(1) == ["Change", "Reloaded"]
+            assert client.calls == ["instances", "entities", "entities"]
+            # Its later changes are ignored instead of reading the instance each time.
+            assert await archived_change(4) == ["Change"]
+            assert await archived_change(7) == ["Change"]
+            assert client.calls == ["instances", "entities", "entities"]
+
+            # entities_reload ends the ignoring: the next change reads the instance again.
+            await first.send(note(10, "entities_reload", {"instance_id": 1}))
+            assert await next_event(stream) == Reloaded(1)
+            assert await archived_change(11) == ["Change", "Reloaded"]
+            assert await archived_change(14) == ["Change"]
+            assert client.calls[3:] == ["entities", "entities"]
+
+            # So does access_changed, with the full read that follows it.
+            await first.send(note(17, "access_changed", {}))
+            waiting = asyncio.ensure_future(next_event(stream))
+            assert await first.next_message() == subscribe(17)
+            assert await waiting == Reloaded(1)
+            assert client.calls[5:] == ["instances", "entities"]
+            assert await archived_change(18) == ["Change", "Reloaded"]
+            assert await archived_change(21) == ["Change"]
+
+            # And a full read after a long disconnection.
+            client.catch_up_window_s = 0.0
+            waiting = asyncio.ensure_future(next_event(stream))
+            client.drop_connection()
+            first = await bus.connection(2)
+            assert await waiting == Reloaded(1)
+            assert await archived_change(24) == ["Change", "Reloaded"]
+            assert await archived_change(27) == ["Change"]
+            assert client.calls[7:] == ["entities", "instances", "entities", "entities"]
             await client.close()
 
     run(scenario())
