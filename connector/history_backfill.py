@@ -44,6 +44,8 @@ WINDOW = timedelta(hours=6)
 # HA selects states strictly inside (start, end): consecutive windows overlap by this much so
 # a state stamped exactly on a boundary is fetched twice (and stored once) instead of never.
 WINDOW_OVERLAP = timedelta(seconds=1)
+# A gap is filled again this long after the first pass (see _run).
+GAP_RECHECK_S = 6.0
 # A history query over a large recorder database can take several seconds.
 REQUEST_TIMEOUT_S = 60.0
 
@@ -84,14 +86,19 @@ def read_plan(cr, instance_id):
     return cr.fetchall(), days
 
 
+def read_newest_history(cr, instance_id):
+    """The newest stored history time of the instance, or None."""
+    cr.execute(
+        "SELECT max(last_updated) FROM ha_entity_history WHERE instance_id = %s", (instance_id,)
+    )
+    return cr.fetchone()[0]
+
+
 def read_gap_plan(cr, instance_id):
     """(newest stored history time of the instance or None, [(id, entity_id, unit)] of the
     recording entities, days to fetch at most)."""
     days = read_backfill_days(cr)
-    cr.execute(
-        "SELECT max(last_updated) FROM ha_entity_history WHERE instance_id = %s", (instance_id,)
-    )
-    since = cr.fetchone()[0]
+    since = read_newest_history(cr, instance_id)
     cr.execute(
         """
         SELECT id, entity_id, unit_of_measurement FROM ha_entity
@@ -177,6 +184,10 @@ class HistoryBackfill:
         self._wait_snapshot = wait_snapshot
         self._wanted = False
         self._gap_wanted = False
+        # Where the gap of the current connection starts: the newest stored history before
+        # that connection's snapshot was written (the snapshot's own rows are newer than the
+        # states HA recorded during the outage).
+        self._gap_since = None
         self._task = None
 
     def request(self, *, gap=False):
@@ -209,6 +220,13 @@ class HistoryBackfill:
                 if gap:
                     await self.fill_gap()
                 await self.backfill_pending()
+                if gap:
+                    # Home Assistant's recorder writes its database every commit_interval
+                    # (5 s by default): the outage's last states may land there after the
+                    # first pass. The same window again; stored rows are not repeated.
+                    await asyncio.sleep(GAP_RECHECK_S)
+                    await self.fill_gap()
+                    self._gap_since = None
             except (errors.NotConnected, errors.ConnectionLost) as error:
                 # The flags stay: the next connection resumes where this one stopped.
                 _logger.info(
@@ -244,9 +262,27 @@ class HistoryBackfill:
         )
         return inserted
 
+    async def mark_gap_start(self):
+        """Note where the gap of a new connection starts; call it before the connection's
+        state snapshot is written (``on_connect``). A gap not filled yet keeps its start."""
+        if self._gap_since is not None:
+            return
+        try:
+            self._gap_since = await self._in_transaction(read_newest_history, self.instance_id)
+        except psycopg2.Error as error:
+            # The fill then starts at the newest stored row, snapshot included.
+            _logger.warning(
+                "History gap of instance %s: could not read where it starts: %s",
+                self.instance_id,
+                error,
+            )
+
     async def fill_gap(self):
-        """Fetch and store what HA recorded since the newest stored row; return new rows."""
+        """Fetch and store what HA recorded since the newest row stored before this
+        connection (``mark_gap_start``; else the newest stored row); return new rows."""
         since, entities, days = await self._in_transaction(read_gap_plan, self.instance_id)
+        if self._gap_since is not None:
+            since = self._gap_since
         if since is None or not entities or days <= 0:
             return 0
         end = datetime.now(UTC)

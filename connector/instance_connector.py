@@ -163,6 +163,7 @@ class InstanceConnector(threading.Thread):
     # HAClient hooks -----------------------------------------------------------------------
 
     async def _on_connect(self, connection):
+        await self.backfill.mark_gap_start()
         await self._sync_registries(connection)
         for event_type in registry_sync.REGISTRY_UPDATE_EVENTS:
             await connection.subscribe_events(self._on_registry_event, event_type)
