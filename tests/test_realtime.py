@@ -271,8 +271,44 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         self.assertEqual(self.instance.bus_generation, 1)
 
 
+class SocketMixin:
+    """Sessions of a WebsocketCase on Odoo's /websocket, and what reaches them."""
+
+    def _connect(self, login, last=None):
+        session = self.authenticate(login, login)
+        websocket = self.websocket_connect(cookie=f"session_id={session.sid};")
+        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id() if last is None else last)
+        return websocket
+
+    def _dispatch(self):
+        # The bus is told of new rows by a NOTIFY after commit, which tests never do.
+        self.env.cr.precommit.run()
+        for websockets in list(self._subscribed().values()):
+            for websocket in list(websockets):
+                websocket.trigger_notification_dispatching()
+
+    def _subscribed(self):
+        from odoo.addons.bus.models.bus import dispatch
+
+        return dispatch._channels_to_ws
+
+    def _received_entities(self, websocket, user):
+        """Entity ids of every entity change the websocket receives, up to a ping sent last to
+        ``user`` (which proves nothing else is on its way)."""
+        self.env["ha.realtime.update"]._notify_user(user, "ping", {})
+        self._dispatch()
+        received = []
+        while True:
+            for notification in json.loads(websocket.recv()):
+                message = notification["message"]
+                if message["type"] == "ping":
+                    return sorted(received)
+                if message["type"] == ENTITY_CHANGES:
+                    received += message["payload"]["changes"]
+
+
 @tagged("post_install", "-at_install")
-class TestScopeSubscription(WebsocketCase, HaTestCommon):
+class TestScopeSubscription(SocketMixin, WebsocketCase, HaTestCommon):
     """Real sessions on Odoo's /websocket receive exactly what their user may read."""
 
     @classmethod
@@ -312,38 +348,6 @@ class TestScopeSubscription(WebsocketCase, HaTestCommon):
         cls.group_kitchen.write(
             {"user_ids": [Command.link(cls.employee.id), Command.link(cls.portal.id)]}
         )
-
-    def _connect(self, login, last=None):
-        session = self.authenticate(login, login)
-        websocket = self.websocket_connect(cookie=f"session_id={session.sid};")
-        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id() if last is None else last)
-        return websocket
-
-    def _dispatch(self):
-        # The bus is told of new rows by a NOTIFY after commit, which tests never do.
-        self.env.cr.precommit.run()
-        for websockets in list(self._subscribed().values()):
-            for websocket in list(websockets):
-                websocket.trigger_notification_dispatching()
-
-    def _subscribed(self):
-        from odoo.addons.bus.models.bus import dispatch
-
-        return dispatch._channels_to_ws
-
-    def _received_entities(self, websocket, user):
-        """Entity ids of every entity change the websocket receives, up to a ping sent last to
-        ``user`` (which proves nothing else is on its way)."""
-        self.env["ha.realtime.update"]._notify_user(user, "ping", {})
-        self._dispatch()
-        received = []
-        while True:
-            for notification in json.loads(websocket.recv()):
-                message = notification["message"]
-                if message["type"] == "ping":
-                    return sorted(received)
-                if message["type"] == ENTITY_CHANGES:
-                    received += message["payload"]["changes"]
 
     def _three_others_and_two_granted_change(self):
         changes = {entity.entity_id: _change("changed") for entity in self.others}

@@ -16,7 +16,7 @@ from odoo.addons.bus.tests.common import WebsocketCase
 
 from ..models.ha_realtime_update import ACCESS_CHANGED, ENTITY_CHANGES, scope_channel
 from .common import HaTestCommon
-from .test_realtime import BusRowsMixin, _change
+from .test_realtime import BusRowsMixin, SocketMixin, _change
 
 
 def _in(seconds):
@@ -304,31 +304,8 @@ class TestShareBus(BusRowsMixin, ShareCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestShareSockets(WebsocketCase, ShareCommon):
+class TestShareSockets(SocketMixin, WebsocketCase, ShareCommon):
     """Real portal and employee sessions on /websocket."""
-
-    def _connect(self, login):
-        session = self.authenticate(login, login)
-        websocket = self.websocket_connect(cookie=f"session_id={session.sid};")
-        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id())
-        return websocket
-
-    def _received(self, websocket, user):
-        from odoo.addons.bus.models.bus import dispatch
-
-        self.env["ha.realtime.update"]._notify_user(user, "ping", {})
-        self.env.cr.precommit.run()
-        for websockets in list(dispatch._channels_to_ws.values()):
-            for socket in list(websockets):
-                socket.trigger_notification_dispatching()
-        received = []
-        while True:
-            for notification in json.loads(websocket.recv()):
-                message = notification["message"]
-                if message["type"] == "ping":
-                    return sorted(received)
-                if message["type"] == ENTITY_CHANGES:
-                    received += message["payload"]["changes"]
 
     def _everything_changes(self):
         realtime = self.env["ha.realtime.update"]
@@ -348,7 +325,7 @@ class TestShareSockets(WebsocketCase, ShareCommon):
         ):
             websocket = self._connect(login)
             self._everything_changes()
-            self.assertEqual(self._received(websocket, user), expected, login)
+            self.assertEqual(self._received_entities(websocket, user), expected, login)
             websocket.close()
 
     def test_an_open_socket_stops_receiving_at_expiry(self):
@@ -356,10 +333,10 @@ class TestShareSockets(WebsocketCase, ShareCommon):
         self.share_light.date_end = _in(1)
         _sleep_past(self.share_light.date_end)
         self._everything_changes()
-        self.assertEqual(self._received(portal, self.portal), [])
+        self.assertEqual(self._received_entities(portal, self.portal), [])
 
     def test_an_open_socket_stops_receiving_at_revocation(self):
         employee = self._connect("share_employee")
         self.share_sensor.action_revoke()
         self._everything_changes()
-        self.assertEqual(self._received(employee, self.employee), [])
+        self.assertEqual(self._received_entities(employee, self.employee), [])
