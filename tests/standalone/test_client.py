@@ -473,22 +473,55 @@ async def next_event(stream, timeout_s=2.0):
         return await anext(stream)
 
 
+def pending_event(stream):
+    """The stream's next event, awaited in the background.
+
+    The client reads the bus only while the stream is iterated: start this before making
+    the bus or the client do what the event should follow from.
+    """
+    return asyncio.ensure_future(next_event(stream))
+
+
 def subscribe(last):
     return {"event_name": "subscribe", "data": {"channels": [], "last": last}}
 
 
+async def resubscribed(bus, number, last):
+    """The number-th bus connection, once the client has subscribed on it from id last."""
+    connection = await bus.connection(number)
+    assert await connection.next_message() == subscribe(last)
+    return connection
+
+
+@contextlib.asynccontextmanager
+async def following_bus(**settings):
+    """A ScriptedClient following a scripted bus, past its first connection and read.
+
+    ``settings`` are client attributes set before it connects (``catch_up_window_s``, ...).
+    Yields (bus, client, stream, first connection) once the client has subscribed on the
+    first connection from id 0 and read instance 1; closes the client at the end.
+    """
+    async with Bus() as bus:
+        client = ScriptedClient(bus.port)
+        for name, value in settings.items():
+            assert hasattr(client, name), name
+            setattr(client, name, value)
+        stream = client.changes()
+        assert await next_event(stream) == Reloaded(1)
+        first = await resubscribed(bus, 1, 0)
+        try:
+            yield bus, client, stream, first
+        finally:
+            await client.close()
+
+
 def test_bus_reconnects_and_catches_up_from_the_last_id(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            stream = client.changes()
+        async with following_bus() as (bus, client, stream, first):
             # First connection: subscribe from 0, then read everything.
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
             assert first.path == "/websocket?version=v1"
             assert first.headers["Origin"] == f"http://127.0.0.1:{bus.port}"
             assert first.headers["Cookie"] == "session_id=sid-1"
-            assert await first.next_message() == subscribe(0)
             assert client.calls == ["instances", "entities"]
 
             await first.send(change_note(5, "light.kitchen", {"state": "off"}))
@@ -499,10 +532,9 @@ def test_bus_reconnects_and_catches_up_from_the_last_id(run):
             assert (event.entity_id, event.entity["state"]) == ("sensor.temp", "22.0")
 
             # The network drops the connection: no close frame.
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             first.websocket.transport.abort()
-            second = await bus.connection(2)
-            assert await second.next_message() == subscribe(7)
+            second = await resubscribed(bus, 2, 7)
             # The replay repeats 7, which the client has applied already.
             await second.send(
                 change_note(7, "sensor.temp", {"state": "22.0"}),
@@ -519,10 +551,9 @@ def test_bus_reconnects_and_catches_up_from_the_last_id(run):
             # Disconnected longer than the window: re-read after subscribing.
             client.catch_up_window_s = 0.0
             client.entity_lists[1] = [dict(KITCHEN, state="unavailable")]
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             client.drop_connection()
-            third = await bus.connection(3)
-            assert await third.next_message() == subscribe(8)
+            await resubscribed(bus, 3, 8)
             assert await waiting == Reloaded(1)
             assert client.mirror.states(1) == {"light.kitchen": "unavailable"}
             # The instances read that checks the session serves the re-read too.
@@ -537,11 +568,7 @@ def test_bus_reconnects_and_catches_up_from_the_last_id(run):
 
 def test_bus_session_expired_ends_the_iterator(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
+        async with following_bus() as (bus, client, stream, first):
             await first.websocket.close(4001, "SESSION_EXPIRED")
             with pytest.raises(SessionExpired):
                 await next_event(stream)
@@ -565,12 +592,7 @@ def test_recent_ids_forget_the_oldest():
 
 def test_bus_applies_a_lower_id_that_comes_late(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
-            assert await first.next_message() == subscribe(0)
+        async with following_bus() as (bus, client, stream, first):
             # Transaction 6 committed after transaction 8: Odoo delivers 8 first.
             await first.send(change_note(8, "light.kitchen", {"state": "off"}))
             await first.send(change_note(6, "sensor.temp", {"state": "19.0"}))
@@ -588,34 +610,25 @@ def test_bus_applies_a_lower_id_that_comes_late(run):
             assert client.mirror.states(1) == {"light.kitchen": "on", "sensor.temp": "19.0"}
 
             # The next subscribe starts from the highest id.
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             client.drop_connection()
-            second = await bus.connection(2)
-            assert await second.next_message() == subscribe(9)
+            second = await resubscribed(bus, 2, 9)
             await second.send(change_note(7, "sensor.temp", {"state": "20.0"}))
             assert (await waiting).entity["state"] == "20.0"
             assert client.last_notification_id == 9
-            await client.close()
 
     run(scenario())
 
 
 def test_bus_reconnection_checks_the_session_over_http(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
-            assert await first.next_message() == subscribe(0)
-
+        async with following_bus() as (bus, client, stream, _first):
             # The device key was revoked during a network cut: Odoo accepts the new socket
             # as an anonymous one, which would stay silent for ever.
             client.failures["instances"] = SessionExpired("Session expired")
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             client.drop_connection()
-            second = await bus.connection(2)
-            assert await second.next_message() == subscribe(0)
+            await resubscribed(bus, 2, 0)
             with pytest.raises(SessionExpired):
                 await waiting
             assert client.calls == ["instances", "entities", "instances"]
@@ -627,46 +640,33 @@ def test_bus_reconnection_checks_the_session_over_http(run):
 
 def test_bus_reconnection_that_cannot_check_retries_then_rereads(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            client.catch_up_window_s = 0.3
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            await bus.connection(1)
-
+        async with following_bus(catch_up_window_s=0.3) as (bus, client, stream, _first):
             # The check fails on the next connections: their time does not count as caught
             # up, so once the window is over the mirror is read again.
             client.failures["instances"] = ConnectionFailed("instances: HTTP 502")
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             client.drop_connection()
             await bus.connection(2)
             await asyncio.sleep(0.4)
             del client.failures["instances"]
             assert await waiting == Reloaded(1)
             assert client.calls[-2:] == ["instances", "entities"]
-            await client.close()
 
     run(scenario())
 
 
 def test_bus_rereads_after_a_reconnection_when_access_moved(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            client.channels_version = "a"
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
+        async with following_bus(channels_version="a") as (bus, client, stream, first):
 
-            async def reconnect(number):
+            async def reconnect(number, last):
+                """Drop the connection; the event that follows the next one's subscribe."""
+                waiting = pending_event(stream)
                 client.drop_connection()
-                connection = await bus.connection(number)
-                await connection.next_message()
-                return connection
+                return await resubscribed(bus, number, last), waiting
 
             # Same channels, same instances: the bus replay is enough.
-            waiting = asyncio.ensure_future(next_event(stream))
-            second = await reconnect(2)
+            second, waiting = await reconnect(2, 0)
             await second.send(change_note(1, "light.kitchen", {"state": "off"}))
             assert (await waiting).entity["state"] == "off"
             assert client.calls == ["instances", "entities", "instances"]
@@ -675,44 +675,35 @@ def test_bus_rereads_after_a_reconnection_when_access_moved(run):
             # channel the old session did not join. Everything is read again.
             client.channels_version = "b"
             client.entity_lists[1] = [KITCHEN, SENSOR, dict(SENSOR, entity_id="sensor.shared")]
-            waiting = asyncio.ensure_future(next_event(stream))
-            await reconnect(3)
+            _, waiting = await reconnect(3, 1)
             assert await waiting == Reloaded(1)
             assert "sensor.shared" in client.mirror.entities[1]
             assert client.calls[3:] == ["instances", "entities"]
 
             # Same version but another instance list: read everything too.
             client.instance_list = [*client.instance_list, {"id": 2, "name": "Cottage"}]
-            waiting = asyncio.ensure_future(next_event(stream))
-            await reconnect(4)
+            _, waiting = await reconnect(4, 1)
             assert [await waiting, await next_event(stream)] == [Reloaded(1), Reloaded(2)]
             assert client.calls[5:] == ["instances", "entities", "entities"]
 
             # An older server sends no version: only the instance ids are compared.
             client.channels_version = None
-            waiting = asyncio.ensure_future(next_event(stream))
-            fifth = await reconnect(5)
+            fifth, waiting = await reconnect(5, 1)
             await fifth.send(change_note(2, "sensor.temp", {"state": "18.0"}))
             assert (await waiting).entity["state"] == "18.0"
             assert client.calls[8:] == ["instances"]
             assert first.websocket.state.name == "CLOSED"
-            await client.close()
 
     run(scenario())
 
 
 def test_bus_outdated_version_logs_in_again(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
-            assert await first.next_message() == subscribe(0)
+        async with following_bus() as (bus, client, stream, first):
             await first.send(change_note(3, "light.kitchen", {"state": "off"}))
             assert (await next_event(stream)).entity["state"] == "off"
 
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             await first.websocket.close(1000, "OUTDATED_VERSION")
             second = await bus.connection(2)
             assert client.logins == 2
@@ -721,19 +712,14 @@ def test_bus_outdated_version_logs_in_again(run):
             assert await second.next_message() == subscribe(3)
             await second.send(change_note(4, "light.kitchen", {"state": "on"}))
             assert (await waiting).entity["state"] == "on"
-            await client.close()
 
     run(scenario())
 
 
 def test_bus_try_later_reconnects_without_login(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
-            waiting = asyncio.ensure_future(next_event(stream))
+        async with following_bus() as (bus, client, stream, first):
+            waiting = pending_event(stream)
             started = time.monotonic()
             await first.websocket.close(1013, "TRY_LATER")
             second = await bus.connection(2)
@@ -742,21 +728,13 @@ def test_bus_try_later_reconnects_without_login(run):
             assert client.logins == 1
             await second.send(change_note(1, "sensor.temp", None))
             assert await waiting == Change(1, "sensor.temp", None)
-            await client.close()
 
     run(scenario())
 
 
 def test_bus_rereads_on_unknown_entity_and_access_change(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            client.access_reread_delay_s = 0.05
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
-            assert await first.next_message() == subscribe(0)
-
+        async with following_bus(access_reread_delay_s=0.05) as (_bus, client, stream, first):
             # An entity new in Home Assistant: the instance's entities are read again.
             client.entity_lists[1] = [KITCHEN, SENSOR, dict(SENSOR, entity_id="sensor.new")]
             await first.send(change_note(2, "sensor.new", {"state": "1"}))
@@ -768,38 +746,33 @@ def test_bus_rereads_on_unknown_entity_and_access_change(run):
             client.instance_list = [*client.instance_list, {"id": 2, "name": "Cottage"}]
             await first.send(note(6, "access_changed", {}))
             # The client reads the bus while it is iterated.
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             assert await first.next_message() == subscribe(6)
             assert [await waiting, await next_event(stream)] == [Reloaded(1), Reloaded(2)]
             assert client.mirror.states(2) == {"light.kitchen": "off"}
             assert client.calls[3:] == ["instances", "entities", "entities"]
-            await client.close()
 
     run(scenario())
 
 
 def test_bus_ignores_an_entity_the_server_leaves_out(run):
     async def scenario():
-        async with Bus() as bus:
-            client = ScriptedClient(bus.port)
-            client.access_reread_delay_s = 0.05
-            stream = client.changes()
-            assert await next_event(stream) == Reloaded(1)
-            first = await bus.connection(1)
-            assert await first.next_message() == subscribe(0)
+        async with following_bus(access_reread_delay_s=0.05) as (bus, client, stream, first):
 
             async def archived_change(notification_id):
                 """Send a change of an entity archived in Odoo with one of a known entity.
 
-                Returns the events up to the next message's: a read of the instance caused
-                by the archived entity shows as a Reloaded after the known entity's Change.
+                Sent on the latest connection. Returns the events up to the next message's:
+                a read of the instance caused by the archived entity shows as a Reloaded
+                after the known entity's Change.
                 """
-                await first.send(
+                latest = bus.connections[-1]
+                await latest.send(
                     change_note(notification_id, "sensor.archived", {"state": "1"}),
                     change_note(notification_id + 1, "sensor.temp", {"state": "20.0"}),
                 )
                 events = [await next_event(stream)]
-                await first.send(change_note(notification_id + 2, "light.kitchen", {"x": 1}))
+                await latest.send(change_note(notification_id + 2, "light.kitchen", {"x": 1}))
                 while (event := await next_event(stream)) != Change(
                     1, "light.kitchen", client.mirror.entities[1]["light.kitchen"]
                 ):
@@ -823,7 +796,7 @@ def test_bus_ignores_an_entity_the_server_leaves_out(run):
 
             # So does access_changed, with the full read that follows it.
             await first.send(note(17, "access_changed", {}))
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             assert await first.next_message() == subscribe(17)
             assert await waiting == Reloaded(1)
             assert client.calls[5:] == ["instances", "entities"]
@@ -832,14 +805,13 @@ def test_bus_ignores_an_entity_the_server_leaves_out(run):
 
             # And a full read after a long disconnection.
             client.catch_up_window_s = 0.0
-            waiting = asyncio.ensure_future(next_event(stream))
+            waiting = pending_event(stream)
             client.drop_connection()
-            first = await bus.connection(2)
+            await bus.connection(2)
             assert await waiting == Reloaded(1)
             assert await archived_change(24) == ["Change", "Reloaded"]
             assert await archived_change(27) == ["Change"]
             assert client.calls[7:] == ["entities", "instances", "entities", "entities"]
-            await client.close()
 
     run(scenario())
 
