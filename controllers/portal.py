@@ -15,7 +15,7 @@ class HaSharePortal(CustomerPortal):
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         if COUNTER in counters:
-            values[COUNTER] = request.env["ha.entity.share"]._shared_with_me()["entity_count"]
+            values[COUNTER] = request.env["ha.entity.share"]._shared_entity_count()
         return values
 
     @http.route("/my/ha", type="http", auth="user", website=True, readonly=True)

@@ -162,7 +162,6 @@ class HaEntityShare(models.Model):
         for share in self:
             share.entity_count = len(share.entity_ids)
 
-    @api.depends_context("uid")
     def _compute_state(self):
         now = fields.Datetime.now()
         for share in self:
@@ -250,11 +249,10 @@ class HaEntityShare(models.Model):
             vals = dict(vals, expiry_reminded=False)
         result = super().write(vals)
         realtime._apply_access_change(before, self.user_id - old_users)
-        # Entities taken out of a share must not replay from its channel; the person is told
-        # to read again whenever what they may do changed.
-        shrunk = self.filtered(
-            lambda s: old_targets[s] - s.entity_ids or s.user_id not in old_users
-        )
+        # Entities taken out of a share must not replay from its channel (a person who lost
+        # the share altogether was handled just above); the person is told to read again
+        # whenever what they may do changed.
+        shrunk = self.filtered(lambda s: old_targets[s] - s.entity_ids)
         realtime._retire_scopes({(share._name, share.id) for share in shrunk})
         realtime._notify_scopes_changed((self - shrunk).filtered("is_current"))
         return result
@@ -300,14 +298,23 @@ class HaEntityShare(models.Model):
     # What pages show -------------------------------------------------------------------------
 
     @api.model
+    def _my_active_shares(self):
+        return self.search([("user_id", "=", self.env.user.id), ("active", "=", True)])
+
+    @api.model
+    def _shared_entity_count(self):
+        """How many entities the current user's current shares grant (the portal card)."""
+        current = self._my_active_shares().filtered("is_current")
+        return len(current.entity_ids.filtered("active"))
+
+    @api.model
     def _shared_with_me(self):
         """What the current user's current shares grant, as the portal page shows it: the
         entities by instance and area, read as the user (the record rules narrow every
         read), and ``next_change_in``, the seconds until one of the user's shares starts or
         expires (the page reads again then)."""
-        user = self.env.user
         now = fields.Datetime.now()
-        shares = self.search([("user_id", "=", user.id), ("active", "=", True)])
+        shares = self._my_active_shares()
         current = shares.filtered("is_current")
         entities = current.entity_ids.filtered("active")
         until = {}
