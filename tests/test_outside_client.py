@@ -32,6 +32,8 @@ CUT_S = 30.0
 CHANGES_DURING_CUT = 100
 COMMAND_PROBE = "input_boolean.command_probe"
 LOGIN = "ha_client_tablet"
+# What the tablet's user may read: nothing else of the demo home reaches the client.
+GRANTED = [*PROBES, COMMAND_PROBE]
 
 
 class CuttableProxy:
@@ -104,13 +106,38 @@ class TestOutsideClient(TransactionCase):
                 cls.dbname,
                 lambda env: (
                     env["ha.entity"].search_count(
-                        [("instance_id", "=", cls.ids["instance"]), ("entity_id", "in", PROBES)]
+                        [("instance_id", "=", cls.ids["instance"]), ("entity_id", "in", GRANTED)]
                     )
-                    == len(PROBES)
+                    == len(GRANTED)
                 ),
             ),
             "the live server never mirrored the probes",
             LIVE_TIMEOUT_S,
+        )
+        _committed(cls.dbname, cls._grant_probes)
+
+    @classmethod
+    def _grant_probes(cls, env):
+        """The tablet's user is a Home Assistant user granted the probes only (control)."""
+        env["ha.entity.group"].create(
+            {
+                "name": "Tablet",
+                "instance_id": cls.ids["instance"],
+                "access_level": "control",
+                "user_ids": [Command.link(cls.ids["user"])],
+                "entity_ids": [
+                    Command.set(
+                        env["ha.entity"]
+                        .search(
+                            [
+                                ("instance_id", "=", cls.ids["instance"]),
+                                ("entity_id", "in", GRANTED),
+                            ]
+                        )
+                        .ids
+                    )
+                ],
+            }
         )
 
     @classmethod
@@ -122,7 +149,7 @@ class TestOutsideClient(TransactionCase):
             {
                 "name": "Tablet",
                 "login": LOGIN,
-                "groups_id": [Command.set([env.ref("odoo_ha_addon.group_ha_manager").id])],
+                "groups_id": [Command.set([env.ref("odoo_ha_addon.group_ha_user").id])],
             }
         )
         return {"instance": instance.id, "user": user.id}
@@ -191,6 +218,7 @@ class TestOutsideClient(TransactionCase):
                     lambda: self._probe_states(client)[PROBES[0]] is not None,
                     "the client never read the instance",
                 )
+                self.assertEqual(set(client.mirror.states(self.ids["instance"])), set(GRANTED))
                 # A change in Home Assistant reaches the client within a second.
                 tag = str(int(time.time() * 1000))
                 sent = time.monotonic()
