@@ -1,0 +1,1 @@
+"""Machine usage sessions from power readings: pure Python, no Odoo (see ``machine``)."""
