@@ -8,11 +8,13 @@ import {
     useState,
 } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
+import { ConnectionLostError, RPCError } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
 import { useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaEntityCard } from "../entity_card/entity_card";
+import { MACHINE_HEALTH_FIELDS, MachineHealth } from "../machine_health/machine_health";
 import {
     ALL_AREAS,
     NO_AREA,
@@ -26,6 +28,7 @@ import {
 export const PAGE_SIZE = 60;
 // How far below the visible part of the page the next cards are prepared.
 const PRELOAD_MARGIN_PX = 800;
+const MACHINE_FIELDS = ["name", "phase", ...MACHINE_HEALTH_FIELDS.map((field) => field.name)];
 
 export const STATUS_BADGE_CLASSES = {
     connected: "text-bg-success",
@@ -46,16 +49,20 @@ export const STATUS_BADGE_CLASSES = {
  * (filters, entities added or removed, renamed or moved, states under a state filter); it
  * renders the first PAGE_SIZE cards and more as the user scrolls. OWL renders at most once
  * per animation frame, so a burst of changes costs one frame.
+ *
+ * Above the areas, the metered machines of the instance that the user may read, if any;
+ * each card follows its machine's health through ha_data like the machine views do.
  */
 export class HaDashboard extends Component {
     static template = "odoo_ha_addon.HaDashboard";
-    static components = { HaEntityCard };
+    static components = { HaEntityCard, MachineHealth };
     static props = { ...standardActionServiceProps };
 
     setup() {
         this.haData = useService("ha_data");
         this.action = useService("action");
         this.notification = useService("notification");
+        this.orm = useService("orm");
         this.data = useState(this.haData.state);
         this.filters = useState({
             area: ALL_AREAS,
@@ -73,11 +80,13 @@ export class HaDashboard extends Component {
         onWillDestroy(() => this.haData.offGlobalState(onChanges));
         this.openEntity = this.openEntity.bind(this);
         this._useMoreOnScroll();
+        this._useMachines();
         onWillStart(async () => {
             this.isManager = await user.hasGroup("odoo_ha_addon.group_ha_manager");
             await this.haData.loadInstances();
-            if (this.data.currentInstanceId) {
-                await this.haData.load();
+            const instanceId = this.data.currentInstanceId;
+            if (instanceId) {
+                await Promise.all([this.haData.load(), this.loadMachines(instanceId)]);
             }
         });
     }
@@ -144,6 +153,78 @@ export class HaDashboard extends Component {
 
     reload() {
         return this.haData.load(this.data.currentInstanceId, { force: true });
+    }
+
+    // Machines ---------------------------------------------------------------------------
+
+    /** The machines of the instance shown, none while those of another one are listed. */
+    get machines() {
+        const list = this.machineList;
+        return list.instanceId === this.instance?.id ? list.machines : [];
+    }
+
+    /** List the machines of ``instanceId`` that the user may read (record rules decide). */
+    async loadMachines(instanceId) {
+        const seq = ++this._machinesSeq;
+        let machines = [];
+        try {
+            machines = await this.orm.searchRead(
+                "ha.machine",
+                [["instance_id", "=", instanceId]],
+                MACHINE_FIELDS,
+            );
+        } catch (error) {
+            // Machines are an extra of the dashboard: without access to them (AccessError),
+            // or when they cannot be read, the dashboard shows the rest without them.
+            if (!(error instanceof RPCError || error instanceof ConnectionLostError)) {
+                throw error;
+            }
+        }
+        if (seq === this._machinesSeq) {
+            Object.assign(this.machineList, { instanceId, machines });
+        }
+    }
+
+    openMachine(machine) {
+        return this.action.doAction({
+            type: "ir.actions.act_window",
+            res_model: "ha.machine",
+            res_id: machine.id,
+            views: [[false, "form"]],
+            target: "current",
+        });
+    }
+
+    _useMachines() {
+        this.machineList = useState({ instanceId: null, machines: [] });
+        this._machinesSeq = 0;
+        // Machines the bus reported that the list did not hold, read once each: a machine
+        // added since, or one the user may not read (then it stays out).
+        const asked = new Set();
+        const onMachineStates = ({ instance_id: instanceId, machines }) => {
+            if (instanceId !== this.machineList.instanceId) {
+                return;
+            }
+            const listed = new Set(this.machineList.machines.map((machine) => machine.id));
+            const unknown = Object.keys(machines || {})
+                .map(Number)
+                .filter((machineId) => !listed.has(machineId) && !asked.has(machineId));
+            if (unknown.length) {
+                unknown.forEach((machineId) => asked.add(machineId));
+                this.loadMachines(instanceId);
+            }
+        };
+        this.haData.onMachineStates(onMachineStates);
+        onWillDestroy(() => this.haData.offMachineStates(onMachineStates));
+        // Another instance shown (here, from another tab, or by the server's fallback).
+        useEffect(
+            (instanceId) => {
+                if (instanceId && instanceId !== this.machineList.instanceId) {
+                    this.loadMachines(instanceId);
+                }
+            },
+            () => [this.instance?.id],
+        );
     }
 
     // Entities ---------------------------------------------------------------------------

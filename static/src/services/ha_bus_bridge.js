@@ -10,6 +10,7 @@ export const HA_NOTIFICATIONS = {
     "odoo_ha_addon/registry_changed": "applyRegistry",
     "odoo_ha_addon/instance_switched": "applyInstanceSwitched",
     "odoo_ha_addon/instance_fallback": "applyFallback",
+    "odoo_ha_addon/machine_states": "applyMachineStates",
 };
 /** What the user may read changed: subscribe again (the server picks the channels), then read. */
 export const ACCESS_CHANGED = "odoo_ha_addon/access_changed";

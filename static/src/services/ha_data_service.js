@@ -109,6 +109,8 @@ export class HaDataService {
             canManage: false,
             loading: false,
             error: null,
+            // Machine id -> the health the bus last reported for it, of any instance.
+            machines: {},
         });
         /** @type {Map<number, {instance, areas, devices, entities, canManage, ignored: Set<string>}>} */
         this.cache = new Map();
@@ -116,6 +118,8 @@ export class HaDataService {
         this._globalCallbacks = new Set();
         this._statusCallbacks = new Set();
         this._registryCallbacks = new Set();
+        this._machineCallbacks = new Set();
+        this._machineUpdates = 0;
         this._loadSeq = 0;
         this._fetches = new Map();
         this._queuedFetches = new Map();
@@ -269,6 +273,15 @@ export class HaDataService {
         this._registryCallbacks.delete(callback);
     }
 
+    /** ``callback(payload)`` for every health change of machines of any instance. */
+    onMachineStates(callback) {
+        this._machineCallbacks.add(callback);
+    }
+
+    offMachineStates(callback) {
+        this._machineCallbacks.delete(callback);
+    }
+
     /** Bus "entity_changes": ``{instance_id, changes: {entity_id: diff | null}}``. */
     applyEntityChanges({ instance_id: instanceId, changes }) {
         if (!changes) {
@@ -352,6 +365,28 @@ export class HaDataService {
         }
         this._updateInstance(payload.instance_id, status);
         for (const callback of [...this._statusCallbacks]) {
+            try {
+                callback(payload);
+            } catch (error) {
+                Promise.reject(error);
+            }
+        }
+    }
+
+    /**
+     * Bus "machine_states": ``{instance_id, machines: {machine_id: health}}``. Each health
+     * gets ``received``, an order of arrival that tells it from values the views read
+     * before it (see MachineHealth).
+     */
+    applyMachineStates(payload) {
+        for (const [machineId, health] of Object.entries(payload.machines || {})) {
+            this.state.machines[machineId] = {
+                ...this.state.machines[machineId],
+                ...health,
+                received: ++this._machineUpdates,
+            };
+        }
+        for (const callback of [...this._machineCallbacks]) {
             try {
                 callback(payload);
             } catch (error) {
