@@ -27,6 +27,7 @@ granted per group of users.
         "views/ha_entity_history_views.xml",
         "views/ha_entity_share_views.xml",
         "views/ha_device_key_views.xml",
+        "views/ha_machine_views.xml",
         "views/portal_templates.xml",
         "views/ha_entity_history_actions.xml",
         "views/ha_ws_request_queue_views.xml",

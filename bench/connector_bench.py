@@ -470,6 +470,22 @@ class ConnectorBench:
                 " the domains that record history by default): nothing to measure."
             )
         print(f"Instance {self.instance_id} connected; {len(rows)} bench sensors in Odoo")
+        if self.args.machines:
+            self.create_machines(sorted(self.bench_entity_ids)[: self.args.machines])
+
+    def create_machines(self, sensor_ids):
+        """Monitored machines on bench sensors: every change of theirs (rising values, always
+        above the working threshold) is a reading their state machines process."""
+        run_committed(
+            self.registry,
+            lambda env: env["ha.machine"].create(
+                [
+                    {"name": f"Bench machine {index}", "sensor_id": sensor_id}
+                    for index, sensor_id in enumerate(sensor_ids)
+                ]
+            ),
+        )
+        print(f"{len(sensor_ids)} monitored machines on bench sensors")
 
     def clean_up(self):
         with contextlib.ExitStack() as stack:
@@ -539,10 +555,12 @@ class ConnectorBench:
         first_history_id = self.last_history_id()
         self.cpu.wait_ha_idle()
         flushes_before = self.writer().flush_count
+        readings_before = self.machine_readings()
         cpu_before = self.cpu.sample()
         load = self.load(rate=rate)
         cpu = self.cpu.usage_since(cpu_before)
         stored, final_mismatches = self.settle(first_history_id, load["ok"])
+        readings = self.machine_readings() - readings_before
         samples = self.timed_samples(first_history_id, stored)
         flushes = self.writer().flush_count - flushes_before
         last_commit = max((sample[3] for sample in samples), default=load["finished"])
@@ -562,9 +580,18 @@ class ConnectorBench:
             ),
             "timed_rows": len(samples),
             "flushes": flushes,
+            "machine_readings": readings,
             "post_ms": load["post_ms"],
             "cpu": cpu,
         }
+
+    def machine_readings(self):
+        return query(
+            self.registry,
+            "SELECT count(*) FROM ha_machine_reading r JOIN ha_machine m ON m.id = r.machine_id"
+            " WHERE m.instance_id = %s",
+            (self.instance_id,),
+        )[0][0]
 
     def timed_samples(self, first_history_id, stored):
         """The observer's samples of this run's bench rows; Odoo's NOTIFY follows the commit
@@ -745,6 +772,11 @@ class ConnectorBench:
                 )
                 if run["timed_rows"] != run["stored"]:
                     print(f"  ! latency covers {run['timed_rows']} of {run['stored']} rows")
+                if self.args.machines:
+                    print(
+                        f"  {'':>8} machine readings stored: {run['machine_readings']}"
+                        f" ({self.args.machines} machines)"
+                    )
             for line in (
                 "HA ok/s: POSTs answered 2xx per second. Odoo/s: history rows committed per",
                 "second, first POST to last commit. drain: last answer to last commit.",
@@ -817,6 +849,12 @@ def parse_args():
     parser.add_argument("--sensors", type=int, default=200, help="bench sensors in HA")
     parser.add_argument("--concurrency", type=int, default=64, help="POSTs in flight at most")
     parser.add_argument("--pings", type=int, default=200, help="ws_call round trips measured")
+    parser.add_argument(
+        "--machines",
+        type=int,
+        default=0,
+        help="monitor this many bench sensors as machines (usage sessions) during ingest",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     return parser.parse_known_args()
 

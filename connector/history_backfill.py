@@ -13,7 +13,9 @@ connection.
 
 Every (re)connection also fills the gap: states HA recorded while the instance had no
 connection (HA or Odoo down, a takeover, a flush lost with PostgreSQL) are fetched for every
-recording entity from the newest stored row of the instance on, bounded by the same days.
+recording entity and every monitored machine's power sensor from the newest stored row of the
+instance on, bounded by the same days. Machines get these readings in the same transaction
+(``machine_usage``), and replay them in order.
 
 One round runs at a time per instance; requests arriving meanwhile run one more round after it.
 HA answers in one frame per request, so requests are bounded both in entities and in time.
@@ -32,6 +34,7 @@ from ..models.res_config_settings import (
     HISTORY_RETENTION_DAYS_DEFAULT,
     HISTORY_RETENTION_DAYS_PARAM,
 )
+from . import machine_usage
 from .history_rows import history_row, insert_history_rows
 
 _logger = logging.getLogger(__name__)
@@ -87,25 +90,36 @@ def read_plan(cr, instance_id):
 
 
 def read_newest_history(cr, instance_id):
-    """The newest stored history time of the instance, or None."""
+    """The newest state of the instance stored, as history or as a machine's power reading,
+    or None."""
     cr.execute(
-        "SELECT max(last_updated) FROM ha_entity_history WHERE instance_id = %s", (instance_id,)
+        """
+        SELECT greatest(
+            (SELECT max(last_updated) FROM ha_entity_history WHERE instance_id = %(instance)s),
+            (SELECT max(reading.ha_time) FROM ha_machine_reading reading
+               JOIN ha_machine machine ON machine.id = reading.machine_id
+              WHERE machine.instance_id = %(instance)s))
+        """,
+        {"instance": instance_id},
     )
     return cr.fetchone()[0]
 
 
 def read_gap_plan(cr, instance_id):
-    """(newest stored history time of the instance or None, [(id, entity_id, unit)] of the
-    recording entities, days to fetch at most)."""
+    """(newest stored state of the instance or None, [(id, entity_id, unit)] of the recording
+    entities and the power sensors of active machines, days to fetch at most)."""
     days = read_backfill_days(cr)
     since = read_newest_history(cr, instance_id)
     cr.execute(
         """
-        SELECT id, entity_id, unit_of_measurement FROM ha_entity
-         WHERE instance_id = %s AND record_history AND active AND NOT history_backfill_pending
+        SELECT id, entity_id, unit_of_measurement FROM ha_entity entity
+         WHERE instance_id = %(instance)s AND active
+           AND ((record_history AND NOT history_backfill_pending)
+                OR id IN (SELECT sensor_id FROM ha_machine
+                           WHERE instance_id = %(instance)s AND active))
       ORDER BY entity_id
         """,
-        (instance_id,),
+        {"instance": instance_id},
     )
     return since, cr.fetchall(), days
 
@@ -154,10 +168,23 @@ def rows_from_history(result, entities, instance_id):
 
 
 def store_rows(cr, rows, finished_ids=()):
-    """Append ``rows``; clear the pending flag of ``finished_ids``. Returns new rows."""
-    inserted = insert_history_rows(cr, rows)
+    """Append ``rows`` of recording entities as history and hand those of machines' power
+    sensors to their state machines; clear the pending flag of ``finished_ids``.
+
+    Returns (new history rows, ids of the machines that changed, the earliest deadline of
+    those machines or None).
+    """
+    inserted, machines_changed, deadline = 0, [], None
+    if rows:
+        cr.execute(
+            "SELECT id FROM ha_entity WHERE id = ANY(%s) AND record_history",
+            (list({row[0] for row in rows}),),
+        )
+        recording = {row[0] for row in cr.fetchall()}
+        inserted = insert_history_rows(cr, [row for row in rows if row[0] in recording])
+        machines_changed, deadline = machine_usage.process_rows(cr, rows[0][1], rows)
     clear_pending(cr, finished_ids)
-    return inserted
+    return inserted, machines_changed, deadline
 
 
 def clear_pending(cr, entity_ids):
@@ -176,8 +203,12 @@ class HistoryBackfill:
     snapshot, so new entities and their pending flags exist before a round reads them.
     """
 
-    def __init__(self, instance_id, client, db, run_in_thread, wait_snapshot):
+    def __init__(
+        self, instance_id, client, db, run_in_thread, wait_snapshot, on_machine_deadline=None
+    ):
         self.instance_id = instance_id
+        # Told when stored readings left a machine waiting for the clock (the writer ticks).
+        self._on_machine_deadline = on_machine_deadline
         self.client = client
         self.db = db
         self._run_in_thread = run_in_thread
@@ -321,10 +352,22 @@ class HistoryBackfill:
             finished = (
                 [record_id for record_id, _eid, _unit in chunk] if last and clear_pending else ()
             )
-            inserted += await self._in_transaction(store_rows, rows, finished)
+            stored, deadline = await self._in_transaction(self._store, rows, finished)
+            inserted += stored
+            if deadline is not None and self._on_machine_deadline is not None:
+                self._on_machine_deadline(deadline)
             if last:
                 return inserted
             window_start = window_end - WINDOW_OVERLAP
+
+    def _store(self, cr, rows, finished_ids):
+        inserted, machines_changed, deadline = store_rows(cr, rows, finished_ids)
+        if machines_changed:
+            env = self.db.environment(cr)
+            env["ha.realtime.update"]._notify_machine_states(
+                env["ha.instance"].browse(self.instance_id), machines_changed
+            )
+        return inserted, deadline
 
     async def _in_transaction(self, function, *args):
         return await self._run_in_thread(self.db.run_transaction, function, *args)

@@ -124,6 +124,7 @@ class InstanceConnector(threading.Thread):
             self.db,
             self._bookkeep,
             self.writer.wait_snapshot_committed,
+            on_machine_deadline=self.writer.wake_at,
         )
         writer_task = asyncio.create_task(self.writer.run())
         self._ready.set()
@@ -176,6 +177,8 @@ class InstanceConnector(threading.Thread):
 
     def _on_status(self, status, error=None):
         self._spawn(self._record_status(status, error))
+        if status != "connected":
+            self.writer.set_listening(False)
         if status == "connected":
             # Resumes backfills cut short by a lost connection or requested while there was
             # none, and fills in what HA recorded while this instance had no connection.
@@ -191,6 +194,8 @@ class InstanceConnector(threading.Thread):
         async with self._status_lock:
             if status == "connected":
                 await self.writer.wait_snapshot_committed()
+                # Machines' silence and debounces are judged by the clock from now on.
+                self.writer.set_listening(self.client.status == "connected")
             await self._bookkeep(self._write_status, status, error)
 
     def _on_registry_event(self, _event):

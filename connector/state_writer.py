@@ -17,10 +17,18 @@ failures at once), so a PostgreSQL outage delays changes and loses none.
 An entity seen for the first time records history when its domain is in its instance's
 ``history_domains``; such an entity is also marked for a history backfill, and
 ``on_new_recording`` (if given) is called on the event loop after the flush that inserted it.
+
+States of monitored machines' power sensors go through ``machine_usage`` in the same
+transaction. While the connection is up (``set_listening``), the writer also wakes when a
+machine's debounce or silence timeout is due, a little after it (``TICK_GRACE_S``): a reading
+stamped before that moment may still be on its way, and one that arrives after the tick would
+make the machine replay.
 """
 
 import asyncio
+import contextlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -29,6 +37,7 @@ from psycopg2.extras import Json, execute_values
 from ..hass.backoff import Backoff
 from ..models.ha_entity import split_domains
 from ..models.ha_realtime_update import BUS_MAX_CHANGES
+from . import machine_usage
 from .history_rows import history_row, insert_history_rows
 from .storable import storable_state, storable_text, text_or_none
 
@@ -36,6 +45,11 @@ _logger = logging.getLogger(__name__)
 
 RETRY_INITIAL_S = 0.2
 RETRY_MAX_S = 10.0
+# Machine deadlines are decided this long after they fall due (see the module docstring).
+TICK_GRACE_S = 1.0
+# While a machine is between states, its deadlines are looked at again at least this often:
+# thresholds edited in Odoo may have moved them.
+MAX_TICK_INTERVAL_S = 5.0
 
 
 def parse_ha_time(value):
@@ -58,6 +72,10 @@ class EntityStateWriter:
         self._snapshot_committed = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ha-writer-{instance_id}")
         self.flush_count = 0
+        self._listening = False
+        # Epoch seconds at which a machine deadline falls due, None when none is pending; the
+        # first tick of a connection looks at every machine.
+        self._tick_at = None
 
     # Event-loop side --------------------------------------------------------------------
 
@@ -81,6 +99,18 @@ class EntityStateWriter:
         """Return once the last snapshot given to ``replace_all`` is committed."""
         await self._snapshot_committed.wait()
 
+    def set_listening(self, listening):
+        """Whether the connection is up: machine deadlines are decided only then."""
+        self._listening = listening
+        if listening:
+            self._tick_at = 0.0
+            self._wake.set()
+
+    def wake_at(self, deadline):
+        """A machine deadline (epoch seconds) set outside the writer (the gap fill)."""
+        self._schedule_tick(deadline)
+        self._wake.set()
+
     def set_entity_links(self, links):
         """entity_id -> (ha.area id or None, ha.device id or None), from the registries."""
         self._links = links
@@ -89,28 +119,84 @@ class EntityStateWriter:
         backoff = Backoff(initial_s=RETRY_INITIAL_S, max_s=RETRY_MAX_S)
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
+            await self._wait_for_work()
             # Group commit: what arrived while the previous flush ran goes in this one.
             batch = self._take()
-            if batch is None:
-                continue
-            try:
-                new_recording = await loop.run_in_executor(self._executor, self._write, *batch)
-                backoff.reset()
-                if batch[2] is not None and self._snapshot_ids is None:
-                    self._snapshot_committed.set()
-                if new_recording and self._on_new_recording is not None:
-                    self._on_new_recording()
-            except Exception as error:  # noqa: BLE001 - every failure is retried, none dropped
-                self._merge_back(*batch)
-                delay = backoff.next_delay()
-                _logger.warning(
-                    "Writing Home Assistant states of instance %s failed (%s); retrying in %.1f s",
-                    self.instance_id,
-                    str(error).strip() or type(error).__name__,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+            if batch is not None:
+                await self._write_or_merge_back(loop, backoff, batch)
+            if self._tick_due():
+                await self._tick(loop, backoff)
+
+    async def _write_or_merge_back(self, loop, backoff, batch):
+        try:
+            new_recording = await loop.run_in_executor(self._executor, self._write, *batch)
+            backoff.reset()
+            if batch[2] is not None and self._snapshot_ids is None:
+                self._snapshot_committed.set()
+            if new_recording and self._on_new_recording is not None:
+                self._on_new_recording()
+        except Exception as error:  # noqa: BLE001 - every failure is retried, none dropped
+            self._merge_back(*batch)
+            delay = backoff.next_delay()
+            _logger.warning(
+                "Writing Home Assistant states of instance %s failed (%s); retrying in %.1f s",
+                self.instance_id,
+                str(error).strip() or type(error).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _wait_for_work(self):
+        timeout = None
+        if self._listening and self._tick_at is not None:
+            timeout = max(0.0, self._tick_at + TICK_GRACE_S - time.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _tick_due(self):
+        return (
+            self._listening
+            and self._tick_at is not None
+            and time.time() >= self._tick_at + TICK_GRACE_S
+        )
+
+    def _schedule_tick(self, deadline):
+        """Wake for ``deadline`` (epoch seconds), or at least within MAX_TICK_INTERVAL_S."""
+        if deadline is None:
+            return
+        deadline = min(deadline, time.time() + MAX_TICK_INTERVAL_S)
+        if self._tick_at is None or deadline < self._tick_at:
+            self._tick_at = deadline
+
+    async def _tick(self, loop, backoff):
+        self._tick_at = None
+        try:
+            deadline = await loop.run_in_executor(
+                self._executor,
+                self.db.run_transaction,
+                self._advance_machines,
+                time.time() - TICK_GRACE_S,
+            )
+            backoff.reset()
+        except Exception as error:  # noqa: BLE001 - the tick is retried, its readings are kept
+            delay = backoff.next_delay()
+            _logger.warning(
+                "Advancing the machines of instance %s failed (%s); retrying in %.1f s",
+                self.instance_id,
+                str(error).strip() or type(error).__name__,
+                delay,
+            )
+            self._tick_at = time.time() + delay - TICK_GRACE_S
+            return
+        self._schedule_tick(deadline)
+
+    def _advance_machines(self, cr, now):
+        changed, deadline = machine_usage.advance_due(cr, self.instance_id, now)
+        if changed:
+            env = self.db.environment(cr)
+            instance = env["ha.instance"].browse(self.instance_id)
+            env["ha.realtime.update"]._notify_machine_states(instance, changed)
+        return deadline
 
     async def flush(self):
         """Write what is waiting now (used when stopping)."""
@@ -156,8 +242,11 @@ class EntityStateWriter:
         written, new_recording = self._upsert_entities(cr, present, links)
         gone = self._archive_entities(cr, removed, snapshot_ids)
         self._append_history(cr, points, written)
+        machines_changed = self._process_machine_readings(cr, points, written)
         env = self.db.environment(cr)
         instance = env["ha.instance"].browse(self.instance_id)
+        if machines_changed:
+            env["ha.realtime.update"]._notify_machine_states(instance, machines_changed)
         cr.execute(
             "UPDATE ha_instance SET last_event_at = now() at time zone 'UTC',"
             " entity_count = (SELECT count(*) FROM ha_entity"
@@ -276,6 +365,34 @@ class EntityStateWriter:
             )
             gone += [row[0] for row in cr.fetchall()]
         return gone
+
+    def _process_machine_readings(self, cr, points, written):
+        """Feed the states of machines' power sensors to their usage state machines; return
+        the ids of the machines that changed."""
+        sensors = machine_usage.monitored_sensors(cr, self.instance_id)
+        if not sensors:
+            return []
+        rows = []
+        for entity_id, state in points:
+            record_id = written.get(entity_id, (None,))[0]
+            if record_id not in sensors:
+                continue
+            attributes = state.get("attributes") or {}
+            rows.append(
+                history_row(
+                    record_id,
+                    self.instance_id,
+                    state.get("state"),
+                    text_or_none(attributes.get("unit_of_measurement")),
+                    parse_ha_time(state.get("last_changed")),
+                    parse_ha_time(state.get("last_updated") or state.get("last_changed")),
+                )
+            )
+        changed, deadline = machine_usage.process_rows(cr, self.instance_id, rows)
+        # Read by the event loop once the flush returns; a plain attribute is enough, as the
+        # loop waits for this thread.
+        self._schedule_tick(deadline)
+        return changed
 
     def _append_history(self, cr, points, written):
         rows = []

@@ -34,6 +34,7 @@ ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
 INSTANCE_STATUS = "odoo_ha_addon/instance_status"
 ACCESS_CHANGED = "odoo_ha_addon/access_changed"
 REGISTRY_CHANGED = "odoo_ha_addon/registry_changed"
+MACHINE_STATES = "odoo_ha_addon/machine_states"
 # More entity changes than this in one message: browsers are told to read the instance again.
 BUS_MAX_CHANGES = 200
 # Fields of ha.instance the web client shows live; never the token.
@@ -93,6 +94,38 @@ class HaRealtimeUpdate(models.AbstractModel):
             part = {entity_id: changes[entity_id] for entity_id in entity_ids}
             send(
                 scope_channel(scope), ENTITY_CHANGES, {"instance_id": instance.id, "changes": part}
+            )
+
+    @api.model
+    def _notify_machine_states(self, instance, machine_ids):
+        """Send the health of machines of ``instance`` that changed: all to the instance's
+        scope, and to each entity group's scope the machines metered by its entities (the
+        machines its members may read). Shares carry no machines."""
+        machines = self.env["ha.machine"].sudo().browse(machine_ids).exists()
+        if not machines:
+            return
+        payload = machines._health_payload()
+        send = self.env["bus.bus"]._sendone
+        send(
+            scope_channel(instance),
+            MACHINE_STATES,
+            {"instance_id": instance.id, "machines": payload},
+        )
+        by_sensor = {}
+        for machine in machines:
+            by_sensor.setdefault(machine.sensor_id.entity_id, []).append(machine.id)
+        for scope, entity_ids in self._scopes_holding(instance, list(by_sensor)).items():
+            if scope._name != "ha.entity.group":
+                continue
+            part = {
+                machine_id: payload[machine_id]
+                for entity_id in entity_ids
+                for machine_id in by_sensor[entity_id]
+            }
+            send(
+                scope_channel(scope),
+                MACHINE_STATES,
+                {"instance_id": instance.id, "machines": part},
             )
 
     @api.model

@@ -11,6 +11,7 @@ from . import (
     test_history_action,
     test_history_lifecycle,
     test_install,
+    test_machine_usage,
     test_models,
     test_outside_client,
     test_realtime,
