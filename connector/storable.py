@@ -40,10 +40,35 @@ def storable(value):
     return value
 
 
+# Attributes through which Home Assistant hands out credentials: a camera's or a media
+# player's ``access_token``, also in its ``entity_picture`` proxy URL. Odoo never stores them,
+# so they never reach a browser, the bus or an export; the camera image comes through Odoo.
+CREDENTIAL_ATTRIBUTES = ("access_token",)
+CREDENTIAL_URL_ATTRIBUTES = ("entity_picture",)
+
+
+def without_credentials(attributes):
+    """``attributes`` without the credentials Home Assistant puts in some of them."""
+    if not isinstance(attributes, dict) or not any(
+        key in attributes for key in CREDENTIAL_ATTRIBUTES + CREDENTIAL_URL_ATTRIBUTES
+    ):
+        return attributes
+    return {
+        key: value
+        for key, value in attributes.items()
+        if key not in CREDENTIAL_ATTRIBUTES
+        and not (key in CREDENTIAL_URL_ATTRIBUTES and isinstance(value, str) and "token=" in value)
+    }
+
+
 def storable_state(state):
-    """A ``get_states``-shaped state, storable; a state that is not text (never from Home
-    Assistant itself) is stored as its JSON text."""
+    """A ``get_states``-shaped state, storable and without credentials; a state that is not
+    text (never from Home Assistant itself) is stored as its JSON text."""
     state = storable(state)
+    attributes = state.get("attributes")
+    clean = without_credentials(attributes)
+    if clean is not attributes:
+        state = {**state, "attributes": clean}
     value = state.get("state")
     if value is not None and not isinstance(value, str):
         state = {**state, "state": json.dumps(value, ensure_ascii=False)}

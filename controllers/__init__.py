@@ -1,1 +1,1 @@
-from . import device, main, portal
+from . import device, entity_data, main, portal

@@ -25,6 +25,7 @@ from .errors import (
     NotHomeAssistant,
     ProtocolError,
     RequestTimeout,
+    ResponseTooLarge,
 )
 from .messages import EntityStates, apply_state_diff, decode_compressed_state
 from .onboarding import onboard
@@ -53,6 +54,7 @@ __all__ = [
     "NotHomeAssistant",
     "ProtocolError",
     "RequestTimeout",
+    "ResponseTooLarge",
     "ServerInfo",
     "apply_state_diff",
     "base_url",

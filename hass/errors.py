@@ -45,5 +45,9 @@ class ConnectionLost(HAError):
     """The connection closed while a command was waiting for its answer."""
 
 
+class ResponseTooLarge(HAError):
+    """A REST answer (e.g. a camera image) is larger than the caller accepts."""
+
+
 class ProtocolError(HAError):
     """The peer sent something the protocol does not allow (e.g. a malformed frame)."""

@@ -1,5 +1,7 @@
 """A small client for HA's REST API, on ``requests``, with the package's typed errors."""
 
+import time
+
 import requests
 
 from .const import HTTP_TIMEOUT_S
@@ -9,11 +11,15 @@ from .errors import (
     CommandFailed,
     NotHomeAssistant,
     RequestTimeout,
+    ResponseTooLarge,
 )
 from .urls import api_url, base_url
 
 # How much of an unexpected body to quote in an error message.
 ERROR_BODY_CHARS = 200
+# Binary bodies (camera images) are read in pieces this large, so that the size limit and
+# the overall deadline are checked while the body arrives, not after.
+BINARY_CHUNK_BYTES = 64 * 1024
 
 
 class HARestClient:
@@ -44,9 +50,64 @@ class HARestClient:
 
     def request(self, method, path, *, json=None, params=None):
         """Send one request and return the decoded JSON body."""
+        response = self._send(method, path, json=json, params=params)
+        return self._decode(response, method, path)
+
+    def get_binary(self, path, *, max_bytes, content_types):
+        """GET a body that is not JSON, e.g. a camera image: ``(content type, bytes)``.
+
+        Only a body whose media type is in ``content_types`` is accepted (``CommandFailed``
+        ``unexpected_content_type`` otherwise), of at most ``max_bytes`` (``ResponseTooLarge``).
+        The whole download must end within ``timeout_s``: the deadline is checked between
+        chunks, each read waiting at most ``timeout_s`` itself, so a server that trickles
+        bytes holds the caller for about twice ``timeout_s`` at worst. An HTTP error is
+        ``CommandFailed`` with the code ``http_<status>`` (``http_404``: no such thing).
+        """
+        deadline = time.monotonic() + self.timeout_s
+        response = self._send("GET", path, stream=True)
+        # Closing a half-read response drops its connection instead of reusing it.
+        with response:
+            status = response.status_code
+            if status == 401:
+                raise AuthenticationFailed(
+                    f"Home Assistant at {self.url} rejected the access token"
+                )
+            if status >= 400:
+                raise CommandFailed(f"http_{status}", f"GET {path}: HTTP {status}")
+            content_type = response.headers.get("Content-Type", "")
+            if content_type.split(";")[0].strip().lower() not in content_types:
+                raise CommandFailed(
+                    "unexpected_content_type",
+                    f"GET {path} answered {content_type[:80] or 'no content type'}",
+                )
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise ResponseTooLarge(f"GET {path}: {declared} bytes, more than {max_bytes}")
+            body = bytearray()
+            try:
+                for chunk in response.iter_content(BINARY_CHUNK_BYTES):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise ResponseTooLarge(f"GET {path}: more than {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise RequestTimeout(
+                            f"GET {path} from {self.url} took more than {self.timeout_s:g} s"
+                        )
+            except requests.exceptions.RequestException as error:
+                # requests reports a read timeout inside the body as a ConnectionError.
+                if "timed out" in str(error).lower():
+                    raise RequestTimeout(
+                        f"no answer to GET {path} from {self.url} within {self.timeout_s:g} s"
+                    ) from None
+                raise CannotConnect(
+                    f"cannot reach {self.url}: {describe_connection_error(error)}"
+                ) from None
+        return content_type, bytes(body)
+
+    def _send(self, method, path, *, json=None, params=None, stream=False):
         url = api_url(self.url, path)
         try:
-            response = self._session.request(
+            return self._session.request(
                 method,
                 url,
                 json=json,
@@ -55,6 +116,7 @@ class HARestClient:
                 timeout=self.timeout_s,
                 verify=self.verify_ssl,
                 allow_redirects=False,
+                stream=stream,
             )
         except requests.exceptions.SSLError as error:
             raise CannotConnect(
@@ -72,7 +134,6 @@ class HARestClient:
             raise CannotConnect(
                 f"cannot reach {self.url}: {describe_connection_error(error)}"
             ) from None
-        return self._decode(response, method, path)
 
     def _decode(self, response, method, path):
         status = response.status_code
