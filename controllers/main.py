@@ -123,6 +123,18 @@ def _instance_data(instance, current_id=None):
     return data
 
 
+def readable_entities(env, instance, entity_ids):
+    """The entities among ``entity_ids`` of ``instance`` that the user of ``env`` may read, in
+    the order of ``entity_ids``: what the record rules allow (managers all, Home Assistant
+    users their groups' entities, anyone a current share's). Every route that names entities
+    goes through this."""
+    found = env["ha.entity"].search(
+        [("instance_id", "=", instance.id), ("entity_id", "in", entity_ids)]
+    )
+    by_id = {entity.entity_id: entity for entity in found}
+    return env["ha.entity"].union(*(by_id[e] for e in entity_ids if e in by_id))
+
+
 def _refusal_message(refusal):
     """The sentence, in the user's language, for a refusal of policy/services.py."""
     params = refusal.params
@@ -160,6 +172,26 @@ def _refusal_message(refusal):
         ),
         "bad_one_of": lambda: _(
             "“%(field)s” of %(service)s for %(entity)s must be one of its %(attribute)s.",
+            **params,
+        ),
+        "bad_choice": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be one of: %(choices)s.", **params
+        ),
+        "bad_text": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be a text of %(minimum)s to "
+            "%(maximum)s characters.",
+            **params,
+        ),
+        "bad_date": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be a date (YYYY-MM-DD).", **params
+        ),
+        "bad_time": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be a time (HH:MM or HH:MM:SS).",
+            **params,
+        ),
+        "bad_datetime": lambda: _(
+            "“%(field)s” of %(service)s for %(entity)s must be a date and time "
+            "(YYYY-MM-DDTHH:MM:SS and its offset).",
             **params,
         ),
     }
@@ -395,9 +427,10 @@ class HaApiController(http.Controller):
     def _checked_user_service_call(self, instance, domain, service, entity_ids, service_data):
         """The call a user who is not a manager may make, or ``ApiError``: only on entities
         they control, only what their controls do (policy/services.py)."""
+        # The label apart: the translation extractor reads literal arguments only.
+        label = f"{domain}.{service}"
         denied = ApiError(
-            _("You may not call %(service)s on these entities.", service=f"{domain}.{service}"),
-            "access_denied",
+            _("You may not call %(service)s on these entities.", service=label), "access_denied"
         )
         entities = self._entities(instance, entity_ids)
         if len(entities) != len(entity_ids):
@@ -537,9 +570,4 @@ class HaApiController(http.Controller):
         return instance_resolver.resolve_instance(request.env, params.record_id("ha_instance_id"))
 
     def _entities(self, instance, entity_ids):
-        """The entities among ``entity_ids`` the user may read (record rules), in order."""
-        found = request.env["ha.entity"].search(
-            [("instance_id", "=", instance.id), ("entity_id", "in", entity_ids)]
-        )
-        by_id = {entity.entity_id: entity for entity in found}
-        return request.env["ha.entity"].union(*(by_id[e] for e in entity_ids if e in by_id))
+        return readable_entities(request.env, instance, entity_ids)

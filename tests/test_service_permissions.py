@@ -8,10 +8,11 @@ Assistant, and leave Home Assistant as it was.
 """
 
 from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..policy.services import allowed_calls
+from ..controllers.main import _refusal_message
+from ..policy.services import REFUSAL_REASONS, ServiceRefused, allowed_calls
 from .api_common import LIGHT, ApiCase
 
 GOOD_NIGHT = "script.good_night"
@@ -195,3 +196,15 @@ class TestServicePermissions(ApiCase):
                 error = response.json().get("error", {})
                 self.assertEqual(error.get("data", {}).get("name"), "odoo.exceptions.AccessError")
         self.assertEqual(self.rest.get_state(LIGHT)["attributes"]["friendly_name"], before)
+
+
+@tagged("post_install", "-at_install")
+class TestRefusalMessages(TransactionCase):
+    def test_every_policy_refusal_has_a_sentence_for_people(self):
+        params = dict.fromkeys(
+            ("service", "domain", "field", "entity", "attribute", "choices"), "x"
+        ) | {"minimum": 1, "maximum": 2}
+        for reason in REFUSAL_REASONS:
+            with self.subTest(reason=reason):
+                message = _refusal_message(ServiceRefused(reason, **params))
+                self.assertTrue(message and reason not in message)

@@ -136,11 +136,15 @@ describe("the control table", () => {
         expect(() => serviceCallFor(BLINDS, "toggle")).toThrow();
     });
 
-    test("every control names an action of its domain", () => {
+    test("every control names an action of its domain, or a field a button of it sends", () => {
         for (const [domain, entry] of Object.entries(DOMAIN_CONTROLS)) {
+            const sent = new Set((entry.controls || []).map((control) => control.sends));
             for (const control of entry.controls || []) {
-                expect(control.action in entry.actions).toBe(true, {
-                    message: `${domain}: ${control.action}`,
+                const named = control.field
+                    ? sent.has(control.field)
+                    : control.action in entry.actions;
+                expect(named).toBe(true, {
+                    message: `${domain}: ${control.action || control.field}`,
                 });
             }
         }
@@ -228,11 +232,13 @@ describe("the control table", () => {
             { action: "volume", value: 40 },
         ]);
         expect(controlsFor(NUMBER)).toMatchObject([
+            { kind: "button", action: "decrement" },
             { kind: "range", value: 5, min: 0, max: 10, step: 0.5 },
+            { kind: "button", action: "increment" },
         ]);
         expect(
-            controlsFor({ ...NUMBER, attributes: { ...NUMBER.attributes, mode: "box" } }),
-        ).toMatchObject([{ kind: "number" }]);
+            controlsFor({ ...NUMBER, attributes: { ...NUMBER.attributes, mode: "box" } })[1],
+        ).toMatchObject({ kind: "number" });
         expect(controlsFor(SELECT)).toMatchObject([
             {
                 kind: "select",
