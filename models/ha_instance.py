@@ -11,6 +11,7 @@ from .. import connector
 from ..connector import channels, request_queue
 from ..hass import errors
 from ..hass.probe import check_connection
+from ..hass.rest import HARestClient
 from ..hass.urls import base_url
 from .ha_entity import check_domain_list, split_domains
 from .ha_realtime_update import ACCESS_CHANGED
@@ -25,10 +26,21 @@ URL_SCHEMES = ("http", "https")
 TEST_CONNECTION_TIMEOUT_S = 10.0
 # ws_call waits this long for Home Assistant's answer unless told otherwise.
 WS_CALL_TIMEOUT_S = 10.0
+# A camera image is read whole into memory before it is sent on: refuse anything larger
+# (a 4K JPEG is about 2 MB).
+CAMERA_IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# The whole download of a camera image; a live page asks again rather than wait.
+CAMERA_IMAGE_TIMEOUT_S = 5.0
+# Raster images only: an SVG served from Odoo's origin could run scripts.
+CAMERA_IMAGE_TYPES = frozenset(
+    ("image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp", "image/bmp")
+)
 # Changing these restarts the instance's connection, in whichever process hosts it.
 CONNECTION_FIELDS = ("url", "token", "active")
 # Connection statuses of hass.client.HAClient that the form has no own label for.
 CLIENT_STATUS_ALIASES = {"stopped": "disconnected"}
+# Client action of static/src/system_info/.
+SYSTEM_INFO_ACTION = "odoo_ha_addon.system_info"
 
 _logger = logging.getLogger(__name__)
 
@@ -279,6 +291,54 @@ class HaInstance(models.Model):
             },
         }
 
+    def action_system_info(self):
+        """Open the page of what this instance's Home Assistant tells of itself: version,
+        URLs, hardware, network (the ``system_info`` client action reads them through the
+        API routes)."""
+        self.ensure_one()
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(
+                _("Only Home Assistant managers can see a server's system information.")
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": SYSTEM_INFO_ACTION,
+            "name": _("System info: %(name)s", name=self.name),
+            # active_id: the web client keeps it in the URL, so the page survives a reload.
+            "context": {"active_id": self.id},
+        }
+
+    @api.model
+    def _default_instance(self):
+        """The instance a user with no choice of their own works on: the first active,
+        configured one by (sequence, id), as the API's instance resolver finds it."""
+        # sudo: the order of instances is no secret; only a URL and a token are tested here.
+        instances = self.sudo().with_context(active_test=True).search([], order="sequence, id")
+        for instance in instances:
+            if instance.url and instance.has_token:
+                return instance.with_env(self.env)
+        return self.browse()
+
+    def _make_default(self):
+        """Put this instance first by sequence, so that the resolver picks it for users who
+        chose none; the other instances keep their order."""
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can choose the default instance."))
+        if not self.active or not self.sudo().url or not self.has_token:
+            raise UserError(
+                _(
+                    "%(name)s has no URL or access token yet, or is archived: it cannot be the "
+                    "default instance.",
+                    name=self.name,
+                )
+            )
+        if self._default_instance() == self:
+            return
+        others = self.with_context(active_test=False).search([("id", "!=", self.id)])
+        if others:
+            self.sequence = min(others.mapped("sequence")) - 1
+
     def ws_call(self, message_type, payload=None, timeout=WS_CALL_TIMEOUT_S):
         """Send one websocket command to this instance's Home Assistant and return its result.
 
@@ -318,6 +378,27 @@ class HaInstance(models.Model):
                 _("Home Assistant did not answer within %(timeout)s s", timeout=timeout)
             ) from None
 
+    def _camera_image(self, entity_id):
+        """``(content type, bytes)`` of a camera's current image, from Home Assistant's REST
+        API (``/api/camera_proxy/<entity_id>``) with the instance's token, which stays here.
+
+        Any process may ask: REST needs no websocket connection. Raises the ``hass.errors`` of
+        ``HARestClient.get_binary`` (``CommandFailed`` ``http_404`` when Home Assistant knows
+        no such camera). Reserved to managers and system code, like ``ws_call``: the
+        controller checks that the user may read the camera first.
+        """
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can send commands directly."))
+        if not self.active:
+            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+        with HARestClient(self.url, self.token, timeout_s=CAMERA_IMAGE_TIMEOUT_S) as client:
+            return client.get_binary(
+                f"/api/camera_proxy/{entity_id}",
+                max_bytes=CAMERA_IMAGE_MAX_BYTES,
+                content_types=CAMERA_IMAGE_TYPES,
+            )
+
     def action_test_connection(self):
         """Check the saved URL and token against the server and report what it answers."""
         self.ensure_one()
@@ -336,7 +417,10 @@ class HaInstance(models.Model):
             raise UserError(reason[:1].upper() + reason[1:]) from None
         except errors.HAError as exc:
             raise UserError(_("Connection test failed: %(reason)s", reason=exc)) from None
-        self.ha_version = info.version
+        # Only a new version is written: the connector of a live instance updates this row
+        # all the time, and a needless write would fail on it as a concurrent update.
+        if self.ha_version != info.version:
+            self.ha_version = info.version
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

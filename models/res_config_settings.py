@@ -10,6 +10,8 @@ HISTORY_BACKFILL_DAYS_PARAM = "odoo_ha_addon.history_backfill_days"
 HISTORY_BACKFILL_DAYS_DEFAULT = 1
 HISTORY_DOMAINS_PARAM = "odoo_ha_addon.history_default_domains"
 HISTORY_DOMAINS_DEFAULT = ", ".join(HISTORY_BY_DEFAULT_DOMAINS)
+# Spelled out rather than imported: ha_instance imports this module.
+MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
 
 
 class ResConfigSettings(models.TransientModel):
@@ -36,6 +38,29 @@ class ResConfigSettings(models.TransientModel):
         help="Entity domains, separated by commas, whose entities record history; new "
         "instances start with this list and each instance can change its own.",
     )
+    # Not a parameter of its own: the default instance is the first by sequence, which is what
+    # the API's instance resolver falls back to for users who chose none.
+    ha_default_instance_id = fields.Many2one(
+        "ha.instance",
+        string="Default Instance",
+        groups=MANAGER_GROUP,
+        help="Dashboards open on this instance for users who have not chosen one (and may "
+        "use it). Choosing it here puts it first in the order of instances.",
+    )
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        if self.env.user.has_group(MANAGER_GROUP):
+            values["ha_default_instance_id"] = self.env["ha.instance"]._default_instance().id
+        return values
+
+    def set_values(self):
+        super().set_values()
+        # Administrators who are no Home Assistant managers neither see nor change the choice;
+        # an emptied field changes nothing (there is always a first instance).
+        if self.env.user.has_group(MANAGER_GROUP) and self.ha_default_instance_id:
+            self.ha_default_instance_id._make_default()
 
     @api.constrains("ha_history_default_domains")
     def _check_ha_history_default_domains(self):

@@ -7,6 +7,8 @@ from . import (
     test_connector,
     test_dashboard,
     test_device_keys,
+    test_domain_controls,
+    test_entity_data_routes,
     test_frontend_js,
     test_history_action,
     test_history_lifecycle,
@@ -18,6 +20,7 @@ from . import (
     test_registry_edit,
     test_rpc_access,
     test_service_permissions,
+    test_settings_page,
     test_share_api,
     test_shares,
 )
