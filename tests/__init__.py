@@ -23,4 +23,5 @@ from . import (
     test_settings_page,
     test_share_api,
     test_shares,
+    test_translations,
 )
