@@ -377,17 +377,7 @@ class EntityStateWriter:
             record_id = written.get(entity_id, (None,))[0]
             if record_id not in sensors:
                 continue
-            attributes = state.get("attributes") or {}
-            rows.append(
-                history_row(
-                    record_id,
-                    self.instance_id,
-                    state.get("state"),
-                    text_or_none(attributes.get("unit_of_measurement")),
-                    parse_ha_time(state.get("last_changed")),
-                    parse_ha_time(state.get("last_updated") or state.get("last_changed")),
-                )
-            )
+            rows.append(self._point_row(record_id, state))
         changed, deadline = machine_usage.process_rows(cr, self.instance_id, rows)
         # Read by the event loop once the flush returns; a plain attribute is enough, as the
         # loop waits for this thread.
@@ -400,15 +390,17 @@ class EntityStateWriter:
             record_id, records_history = written.get(entity_id, (None, False))
             if not records_history:
                 continue
-            attributes = state.get("attributes") or {}
-            rows.append(
-                history_row(
-                    record_id,
-                    self.instance_id,
-                    state.get("state"),
-                    text_or_none(attributes.get("unit_of_measurement")),
-                    parse_ha_time(state.get("last_changed")),
-                    parse_ha_time(state.get("last_updated") or state.get("last_changed")),
-                )
-            )
+            rows.append(self._point_row(record_id, state))
         insert_history_rows(cr, rows)
+
+    def _point_row(self, record_id, state):
+        """The ``history_row`` of one state of the entity ``record_id``."""
+        attributes = state.get("attributes") or {}
+        return history_row(
+            record_id,
+            self.instance_id,
+            state.get("state"),
+            text_or_none(attributes.get("unit_of_measurement")),
+            parse_ha_time(state.get("last_changed")),
+            parse_ha_time(state.get("last_updated") or state.get("last_changed")),
+        )

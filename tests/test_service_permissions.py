@@ -200,6 +200,8 @@ class TestServicePermissions(ApiCase):
 
 @tagged("post_install", "-at_install")
 class TestRefusalMessages(TransactionCase):
+    # Outside a request the messages stay in English, which _() says with a warning.
+    @mute_logger("odoo.tools.translate")
     def test_every_policy_refusal_has_a_sentence_for_people(self):
         params = dict.fromkeys(
             ("service", "domain", "field", "entity", "attribute", "choices"), "x"

@@ -30,6 +30,18 @@ export const PAGE_SIZE = 60;
 const PRELOAD_MARGIN_PX = 800;
 const MACHINE_FIELDS = ["name", "phase", ...MACHINE_HEALTH_FIELDS.map((field) => field.name)];
 
+/** A connection status of ha.instance, in words. */
+export function statusLabel(status) {
+    const labels = {
+        connected: _t("Connected"),
+        connecting: _t("Connecting"),
+        auth_failed: _t("Authentication failed"),
+        unreachable: _t("Unreachable"),
+        disconnected: _t("Disconnected"),
+    };
+    return labels[status] || status || _t("Unknown");
+}
+
 export const STATUS_BADGE_CLASSES = {
     connected: "text-bg-success",
     connecting: "text-bg-warning",
@@ -102,14 +114,7 @@ export class HaDashboard extends Component {
     }
 
     statusLabel(status) {
-        const labels = {
-            connected: _t("Connected"),
-            connecting: _t("Connecting"),
-            auth_failed: _t("Authentication failed"),
-            unreachable: _t("Unreachable"),
-            disconnected: _t("Disconnected"),
-        };
-        return labels[status] || status;
+        return statusLabel(status);
     }
 
     statusClass(status) {

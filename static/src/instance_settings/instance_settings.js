@@ -5,21 +5,13 @@ import { RPCError } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
+import { INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
 import { HaStatusBadge } from "./status_badge";
 
 export const INSTANCE_FIELDS = [
     "name",
     "url",
     "has_token",
-    "status",
-    "status_since",
-    "last_event_at",
-    "ha_version",
-    "entity_count",
-    "last_error",
-];
-// What an instance_status notification carries (ha.realtime.update INSTANCE_STATUS_FIELDS).
-const STATUS_KEYS = [
     "status",
     "status_since",
     "last_event_at",
@@ -73,7 +65,7 @@ export class HaInstanceSettings extends Component {
 
     applyStatus(payload) {
         const status = Object.fromEntries(
-            STATUS_KEYS.filter((key) => key in payload).map((key) => [key, payload[key]]),
+            INSTANCE_STATUS_KEYS.filter((key) => key in payload).map((key) => [key, payload[key]]),
         );
         if (!this.state.loaded) {
             const pending = this.pendingStatus.get(payload.instance_id);

@@ -1,18 +1,5 @@
 import { Component } from "@odoo/owl";
-import { _t } from "@web/core/l10n/translation";
-import { STATUS_BADGE_CLASSES } from "../dashboard/dashboard";
-
-/** A connection status of ha.instance, in words. */
-export function statusLabel(status) {
-    const labels = {
-        connected: _t("Connected"),
-        connecting: _t("Connecting"),
-        auth_failed: _t("Authentication failed"),
-        unreachable: _t("Unreachable"),
-        disconnected: _t("Disconnected"),
-    };
-    return labels[status] || status || _t("Unknown");
-}
+import { STATUS_BADGE_CLASSES, statusLabel } from "../dashboard/dashboard";
 
 /**
  * The connection status of an instance as the dashboard shows it, for pages that hold the

@@ -6,11 +6,9 @@ import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaStatusBadge } from "../instance_settings/status_badge";
-import { HaApiError } from "../services/ha_data_service";
+import { HaApiError, INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
 
 export const MANAGER_GROUP = "odoo_ha_addon.group_ha_manager";
-// What an instance_status notification carries (ha.realtime.update INSTANCE_STATUS_FIELDS).
-const STATUS_KEYS = ["status", "status_since", "ha_version", "entity_count", "last_error"];
 // Route of each section of the page.
 const SECTION_ROUTES = {
     instance: "websocket_status",
@@ -157,7 +155,7 @@ export class HaSystemInfo extends Component {
             return;
         }
         const wasConnected = instance.status === "connected";
-        for (const key of STATUS_KEYS) {
+        for (const key of INSTANCE_STATUS_KEYS) {
             if (key in payload) {
                 instance[key] = payload[key];
             }
