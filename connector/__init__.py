@@ -6,6 +6,7 @@ supervisors, one per database, that the models start and stop.
 
 import logging
 import os
+import sys
 import threading
 
 import odoo
@@ -15,6 +16,10 @@ _logger = logging.getLogger(__name__)
 
 _supervisors = {}
 _supervisors_lock = threading.Lock()
+# odoo-bin commands that run a server. The others (shell, db, neutralize, populate...) load
+# registries too, and a connector started there could win an instance's election from the
+# server for as long as the command runs.
+SERVER_COMMANDS = ("server", "start")
 
 
 def autostart_allowed():
@@ -22,12 +27,18 @@ def autostart_allowed():
 
     Not in the gevent ``/websocket`` process (its event loop must never block on a connector),
     not during ``--stop-after-init`` runs (installs, upgrades, test runs: tests start what they
-    need themselves) and not in ``odoo shell`` or scripts, which run no server. The option
-    ``ha_connector_autostart = False`` in the Odoo configuration turns it off for a node.
+    need themselves) and not in ``odoo shell`` or other commands, which run no server (the
+    shell starts a ThreadedServer with ``stop=True`` before its registry loads: the command's
+    name tells it apart). The option ``ha_connector_autostart = False`` in the Odoo
+    configuration turns it off for a node.
     """
     from odoo.service import server  # noqa: PLC0415 - the server module imports the registry
 
     if odoo.evented or server.server is None or config.get("stop_after_init"):
+        return False
+    # Set by odoo-bin (odoo.cli.command.main); absent when Odoo is embedded (WSGI).
+    command = getattr(sys.modules.get("odoo.cli"), "COMMAND", None)
+    if command is not None and command not in SERVER_COMMANDS:
         return False
     return str(config.get("ha_connector_autostart", True)).lower() not in ("0", "false", "no")
 

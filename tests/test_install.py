@@ -1,9 +1,10 @@
 from unittest.mock import patch
 
+import odoo.cli
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
-from .. import hooks
+from .. import connector, hooks
 
 
 @tagged("post_install", "-at_install")
@@ -85,3 +86,21 @@ class TestInstall(TransactionCase):
         hooks.uninstall_hook(self.env)
         self.assertFalse(parameters.get_param("odoo_ha_addon.history_retention_days"))
         self.assertEqual(parameters.get_param("odooXhaXaddon.unrelated"), "kept")
+
+    def test_connectors_start_in_server_processes_only(self):
+        """Where the registry loads, a connector may start: in a server, never in ``odoo
+        shell`` or another command (it would take the instance's connection over from the
+        server for as long as the command runs), nor during --stop-after-init runs."""
+        running = object()
+        with (
+            patch("odoo.service.server.server", running),
+            patch.dict(connector.config.options, {"stop_after_init": False}),
+        ):
+            for command, allowed in (("server", True), ("start", True), ("shell", False)):
+                with (
+                    self.subTest(command=command),
+                    patch.object(odoo.cli, "COMMAND", command, create=True),
+                ):
+                    self.assertEqual(connector.autostart_allowed(), allowed)
+            with patch.dict(connector.config.options, {"stop_after_init": True}):
+                self.assertFalse(connector.autostart_allowed())
