@@ -51,6 +51,7 @@ granted per group of users.
             "odoo_ha_addon/static/tests/tours/**/*",
         ],
         "web.assets_unit_tests": [
+            "odoo_ha_addon/static/tests/helpers/**/*",
             "odoo_ha_addon/static/tests/**/*.test.js",
         ],
     },

@@ -182,8 +182,11 @@ def store_rows(cr, rows, finished_ids=()):
         )
         recording = {row[0] for row in cr.fetchall()}
         inserted = insert_history_rows(cr, [row for row in rows if row[0] in recording])
-        machines_changed, deadline = machine_usage.process_rows(cr, rows[0][1], rows)
+    # Entity rows before machine states, in the state writer's order: two transactions that
+    # lock them in opposite orders deadlock.
     clear_pending(cr, finished_ids)
+    if rows:
+        machines_changed, deadline = machine_usage.process_rows(cr, rows[0][1], rows)
     return inserted, machines_changed, deadline
 
 

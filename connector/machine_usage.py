@@ -94,12 +94,14 @@ def load_machines(cr, instance_id, sensor_ids=None, *, busy_only=False):
     if not machines:
         return []
     ids = [machine.id for machine in machines]
-    # The state row must exist to be locked; a new machine gets an idle one.
-    execute_values(
-        cr._obj,
-        "INSERT INTO ha_machine_state (machine_id, phase) VALUES %s ON CONFLICT DO NOTHING",
-        [(machine_id, IDLE) for machine_id in ids],
-    )
+    if not busy_only:
+        # The state row must exist to be locked; a new machine gets an idle one. (A busy
+        # machine has one: it was selected by it.)
+        execute_values(
+            cr._obj,
+            "INSERT INTO ha_machine_state (machine_id, phase) VALUES %s ON CONFLICT DO NOTHING",
+            [(machine_id, IDLE) for machine_id in ids],
+        )
     cr.execute(
         "SELECT machine_id, state FROM ha_machine_state WHERE machine_id = ANY(%s)"
         " ORDER BY machine_id FOR UPDATE",

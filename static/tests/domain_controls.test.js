@@ -23,23 +23,10 @@ import {
     optimisticPatch,
     serviceCallFor,
 } from "@odoo_ha_addon/controls/domain_controls";
+import { makeEntity } from "@odoo_ha_addon/../tests/helpers/entities";
 
 describe.current.tags("headless");
 defineMailModels();
-
-function makeEntity(entityId, state, attributes = {}, values = {}) {
-    return {
-        id: 1,
-        entity_id: entityId,
-        name: entityId,
-        domain: entityId.split(".")[0],
-        state,
-        attributes,
-        unit_of_measurement: null,
-        can_control: true,
-        ...values,
-    };
-}
 
 const COLOR_LIGHT = makeEntity("light.living", "on", {
     supported_color_modes: ["color_temp", "hs"],

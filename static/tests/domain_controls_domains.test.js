@@ -10,26 +10,13 @@ import {
     optimisticPatch,
     serviceCallFor,
 } from "@odoo_ha_addon/controls/domain_controls";
+import { makeEntity } from "@odoo_ha_addon/../tests/helpers/entities";
 
 // The controls of each domain, from attributes as Home Assistant 2024.3's demo integration
 // gives them: which inputs show, and which service call each makes.
 
 describe.current.tags("headless");
 defineMailModels();
-
-function makeEntity(entityId, state, attributes = {}, values = {}) {
-    return {
-        id: 1,
-        entity_id: entityId,
-        name: entityId,
-        domain: entityId.split(".")[0],
-        state,
-        attributes,
-        unit_of_measurement: null,
-        can_control: true,
-        ...values,
-    };
-}
 
 /** [kind, action or field] of each control shown. */
 function shown(entity, options) {

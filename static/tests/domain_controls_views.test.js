@@ -6,6 +6,7 @@ import { Component, xml } from "@odoo/owl";
 import { makeMockEnv, mockService, mountWithCleanup, onRpc } from "@web/../tests/web_test_helpers";
 
 import { EntityControl } from "@odoo_ha_addon/controls/domain_controls";
+import { makeEntity } from "@odoo_ha_addon/../tests/helpers/entities";
 import { CAMERA_REFRESH_MS } from "@odoo_ha_addon/controls/views/camera_view";
 
 // EntityControl with the inputs and views of the domains: what people do in the page and
@@ -13,20 +14,6 @@ import { CAMERA_REFRESH_MS } from "@odoo_ha_addon/controls/views/camera_view";
 
 describe.current.tags("headless");
 defineMailModels();
-
-function makeEntity(entityId, state, attributes = {}, values = {}) {
-    return {
-        id: 1,
-        entity_id: entityId,
-        name: entityId,
-        domain: entityId.split(".")[0],
-        state,
-        attributes,
-        unit_of_measurement: null,
-        can_control: true,
-        ...values,
-    };
-}
 
 /** Mount EntityControl for ``entity`` of instance 1 (not held by ha_data). */
 async function mountEntity(entity, { compact = false } = {}) {

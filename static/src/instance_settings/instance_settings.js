@@ -8,17 +8,7 @@ import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
 import { HaStatusBadge } from "./status_badge";
 
-export const INSTANCE_FIELDS = [
-    "name",
-    "url",
-    "has_token",
-    "status",
-    "status_since",
-    "last_event_at",
-    "ha_version",
-    "entity_count",
-    "last_error",
-];
+export const INSTANCE_FIELDS = ["name", "url", "has_token", ...INSTANCE_STATUS_KEYS];
 
 /** An Odoo UTC datetime string in the user's time zone and format; "" for none. */
 export function formatServerDateTime(value) {
