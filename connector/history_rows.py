@@ -8,6 +8,7 @@ offer the same state: the first one written wins and the others are skipped, nev
 from psycopg2.extras import execute_values
 
 from ..models.ha_entity_history import state_to_number
+from .history_rollups import MARK_INSERTED_SQL
 from .storable import storable_text, text_or_none
 
 INSERT_PAGE_ROWS = 1000
@@ -31,19 +32,23 @@ def history_row(entity_record_id, instance_id, state, unit, last_changed, last_u
 
 
 def insert_history_rows(cr, rows):
-    """Insert ``history_row`` tuples, skipping states already recorded; return how many were
-    new."""
+    """Insert ``history_row`` tuples, skipping states already recorded, and mark the 5-minute
+    buckets of the new ones for rolling up (``history_rollups``), in the same statement;
+    return how many were new."""
     if not rows:
         return 0
-    inserted = execute_values(
+    counts = execute_values(
         cr._obj,
-        """
-        INSERT INTO ha_entity_history
-            (entity_id, instance_id, state, num_value, is_numeric, unit, last_changed,
-             last_updated, create_uid, write_uid, create_date, write_date)
-        VALUES %s
-        ON CONFLICT (entity_id, last_updated) DO NOTHING
-        RETURNING 1
+        f"""
+        WITH inserted AS (
+            INSERT INTO ha_entity_history
+                (entity_id, instance_id, state, num_value, is_numeric, unit, last_changed,
+                 last_updated, create_uid, write_uid, create_date, write_date)
+            VALUES %s
+            ON CONFLICT (entity_id, last_updated) DO NOTHING
+            RETURNING entity_id, last_updated, state
+        ), marked AS ({MARK_INSERTED_SQL})
+        SELECT count(*) FROM inserted
         """,
         rows,
         template=(
@@ -53,4 +58,4 @@ def insert_history_rows(cr, rows):
         page_size=INSERT_PAGE_ROWS,
         fetch=True,
     )
-    return len(inserted)
+    return sum(count for (count,) in counts)

@@ -10,6 +10,7 @@ from . import (
     ha_entity_group,
     ha_entity_group_tag,
     ha_entity_history,
+    ha_entity_history_rollup,
     ha_entity_share,
     ha_entity_share_wizard,
     ha_instance,

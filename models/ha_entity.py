@@ -4,6 +4,8 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..connector import history_rollups
+
 # Domains whose states are measurements worth charting: their entities record history unless
 # Settings (default for new instances) or the instance's own list say otherwise.
 HISTORY_BY_DEFAULT_DOMAINS = ("sensor", "binary_sensor")
@@ -185,6 +187,11 @@ class HaEntity(models.Model):
             vals = dict(vals, history_backfill_pending=False)
         result = super().write(vals)
         starting._request_history_backfill()
+        if not vals["record_history"]:
+            # A stopped entity's last state must not be carried on through the time nothing
+            # was recorded.
+            self.env["ha.entity.history.rollup"].flush_model()
+            history_rollups.forget_cursors(self.env.cr, self.ids)
         return result
 
     def _registry_send_edit(self, edited):

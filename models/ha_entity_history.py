@@ -1,9 +1,16 @@
 import logging
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 
+from ..connector.history_rollups import (
+    FIVE_MINUTE_SQL,
+    FIVE_MINUTES,
+    HOUR,
+    PERIOD_SECONDS,
+    floor_time,
+)
 from .res_config_settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
 
 _logger = logging.getLogger(__name__)
@@ -15,6 +22,12 @@ PURGE_ROWS_PER_RUN = 100_000
 # Counting the expired rows left stops here: enough for the cron to know it must go on, and
 # cheap even on a backlog of many millions.
 PURGE_COUNT_LIMIT = 1_000_000
+
+# A chart reads the raw states of an entity when the range holds at most this many, else its
+# 5-minute statistics (a day of a sensor reporting every second is 86,400 states, 288 rows).
+RAW_ROWS_MAX = 10_000
+
+_EPOCH = datetime(1970, 1, 1)
 
 # Two-valued states charted as 1/0, so binary sensors, switches and lights have a curve too.
 BINARY_STATE_VALUES = {"on": 1.0, "off": 0.0}
@@ -162,34 +175,152 @@ class HaEntityHistory(models.Model):
         and each change, keeping per bucket only the last change when there are more. The
         caller has checked that the user may read ``entities``; the reduction runs in SQL so
         months of history never travel to Python row by row.
+
+        Long ranges of numeric entities are read from their 5-minute or hourly statistics
+        (``_series_period``), so a chart reads at most a few thousand rows per entity whatever
+        the range; ``resolution`` tells which ("raw", "5minute", "hour").
         """
         bucket_s = max((end - start).total_seconds() / max_points, 1.0)
         self.flush_model()
+        self.env["ha.entity.history.rollup"].flush_model()
         series = []
         for entity in entities:
-            # On/off states have a value for charts, but an on/off entity reads best as a
-            # timeline: only states that are numbers make a numeric series.
-            self.env.cr.execute(
-                "SELECT count(*) FILTER (WHERE is_numeric AND state NOT IN %s), count(*)"
-                "  FROM ha_entity_history"
-                " WHERE entity_id = %s AND last_updated >= %s AND last_updated < %s",
-                (tuple(BINARY_STATE_VALUES), entity.id, start, end),
-            )
-            numeric_count, total = self.env.cr.fetchone()
-            numeric = total > 0 and numeric_count * 2 > total
             item = {
                 "entity_id": entity.entity_id,
                 "name": entity.name or entity.entity_id,
                 "unit": entity.unit_of_measurement or None,
-                "kind": "numeric" if numeric else "timeline",
-                "bucket_seconds": bucket_s,
             }
-            if numeric:
-                item["points"] = self._numeric_buckets(entity, start, end, bucket_s)
+            period = self._series_period(entity, start, end, bucket_s)
+            if period:
+                chart_bucket_s = (
+                    math.ceil(bucket_s / PERIOD_SECONDS[period]) * PERIOD_SECONDS[period]
+                )
+                item.update(
+                    kind="numeric",
+                    resolution=period,
+                    bucket_seconds=float(chart_bucket_s),
+                    points=self._rollup_buckets(entity, start, end, period, chart_bucket_s),
+                )
+            elif self._is_numeric_series(entity, start, end):
+                item.update(
+                    kind="numeric",
+                    resolution="raw",
+                    bucket_seconds=bucket_s,
+                    points=self._numeric_buckets(entity, start, end, bucket_s),
+                )
             else:
-                item["segments"] = self._state_timeline(entity, start, end, bucket_s)
+                item.update(
+                    kind="timeline",
+                    resolution="raw",
+                    bucket_seconds=bucket_s,
+                    segments=self._state_timeline(entity, start, end, bucket_s),
+                )
             series.append(item)
         return series
+
+    def _series_period(self, entity, start, end, bucket_s):
+        """The statistics period a chart of ``entity`` reads, or None for the raw states.
+
+        Hourly statistics when a chart bucket spans an hour or more, 5-minute ones when it
+        spans 5 minutes or more, or when the raw states in range are too many to read
+        (a sensor reporting every second charted over a day); raw states otherwise, and
+        whenever there are no statistics in range (an entity charted as a timeline, or not
+        rolled up yet).
+        """
+        cr = self.env.cr
+        period = "hour" if bucket_s >= HOUR else "5minute" if bucket_s >= FIVE_MINUTES else None
+        if period is None:
+            # At most max_points 5-minute rows: cheap, and their state counts tell how many raw
+            # rows the range holds.
+            cr.execute(
+                "SELECT sum(state_count) FROM ha_entity_history_rollup"
+                " WHERE entity_id = %s AND period = '5minute' AND start >= %s AND start < %s",
+                (entity.id, floor_time(start, FIVE_MINUTES), end),
+            )
+            raw_rows = cr.fetchone()[0] or 0
+            if raw_rows <= RAW_ROWS_MAX:
+                return None
+            period = "5minute"
+        cr.execute(
+            "SELECT 1 FROM ha_entity_history_rollup"
+            " WHERE entity_id = %s AND period = %s AND start >= %s AND start < %s LIMIT 1",
+            (entity.id, period, floor_time(start, PERIOD_SECONDS[period]), end),
+        )
+        return period if cr.fetchone() else None
+
+    def _is_numeric_series(self, entity, start, end):
+        """Whether the states in range are mostly numbers; on/off states have a value for
+        charts, but an on/off entity reads best as a timeline. Judged on the newest
+        ``RAW_ROWS_MAX`` states, so the answer costs the same for any range."""
+        self.env.cr.execute(
+            """
+            SELECT count(*) FILTER (WHERE is_numeric AND state NOT IN %s), count(*) FROM (
+                SELECT is_numeric, state FROM ha_entity_history
+                 WHERE entity_id = %s AND last_updated >= %s AND last_updated < %s
+              ORDER BY last_updated DESC LIMIT %s) AS newest
+            """,
+            (tuple(BINARY_STATE_VALUES), entity.id, start, end, RAW_ROWS_MAX),
+        )
+        numeric_count, total = self.env.cr.fetchone()
+        return total > 0 and numeric_count * 2 > total
+
+    def _rollup_buckets(self, entity, start, end, period, bucket_s):
+        """Points of ``bucket_s`` (a multiple of the period, aligned to it) from the entity's
+        statistics up to where they are rolled up, and from its raw states after that (the
+        last few minutes), weighted alike so each point equals the raw states' own."""
+        cr = self.env.cr
+        cr.execute(
+            "SELECT rolled_until FROM ha_entity_history_rollup_cursor WHERE entity_id = %s",
+            (entity.id,),
+        )
+        row = cr.fetchone()
+        tail_end = min(end, fields.Datetime.now())
+        rolled_until = min(row[0], end) if row else end
+        tail = row is not None and rolled_until < tail_end
+        params = {
+            "entity": entity.id,
+            "first": floor_time(start, PERIOD_SECONDS[period]),
+            "rolled_until": rolled_until,
+            "period": period,
+            "bucket": bucket_s,
+            "ids": [entity.id],
+            "t0": [max(rolled_until, floor_time(start, PERIOD_SECONDS[period]))],
+            "t1": [tail_end],
+        }
+        tail_sql = (
+            f"UNION ALL SELECT bucket, minimum, maximum, mean, state_count, seconds"
+            f" FROM ({FIVE_MINUTE_SQL}) AS tail("
+            "entity_id, bucket, minimum, maximum, mean, state_count, seconds)"
+            if tail
+            else ""
+        )
+        cr.execute(
+            f"""
+            SELECT floor(extract(epoch FROM piece.start) / %(bucket)s) * %(bucket)s AS bucket,
+                   min(piece.minimum), max(piece.maximum),
+                   sum(piece.mean * piece.seconds) / sum(piece.seconds),
+                   sum(piece.state_count)
+              FROM (
+                  SELECT start, minimum, maximum, mean, state_count, seconds
+                    FROM ha_entity_history_rollup
+                   WHERE entity_id = %(entity)s AND period = %(period)s
+                     AND start >= %(first)s AND start < %(rolled_until)s
+                  {tail_sql}
+              ) AS piece(start, minimum, maximum, mean, state_count, seconds)
+          GROUP BY 1 ORDER BY 1
+            """,
+            params,
+        )
+        return [
+            {
+                "t": _iso(max(start, _EPOCH + timedelta(seconds=float(epoch)))),
+                "min": low,
+                "max": high,
+                "avg": mean,
+                "count": int(count or 0),
+            }
+            for epoch, low, high, mean, count in cr.fetchall()
+        ]
 
     def _numeric_buckets(self, entity, start, end, bucket_s):
         self.env.cr.execute(

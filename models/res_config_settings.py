@@ -8,6 +8,13 @@ HISTORY_RETENTION_DAYS_PARAM = "odoo_ha_addon.history_retention_days"
 HISTORY_RETENTION_DAYS_DEFAULT = 30
 HISTORY_BACKFILL_DAYS_PARAM = "odoo_ha_addon.history_backfill_days"
 HISTORY_BACKFILL_DAYS_DEFAULT = 1
+HISTORY_ROLLUP_5MIN_DAYS_PARAM = "odoo_ha_addon.history_rollup_5min_days"
+HISTORY_ROLLUP_5MIN_DAYS_DEFAULT = 365
+HISTORY_ROLLUP_HOUR_DAYS_PARAM = "odoo_ha_addon.history_rollup_hour_days"
+# Hourly statistics are a row an hour per entity (8,760 a year): kept for good by default.
+HISTORY_ROLLUP_HOUR_DAYS_DEFAULT = 0
+HISTORY_STATISTICS_IMPORT_DAYS_PARAM = "odoo_ha_addon.history_statistics_import_days"
+HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT = 365
 HISTORY_DOMAINS_PARAM = "odoo_ha_addon.history_default_domains"
 HISTORY_DOMAINS_DEFAULT = ", ".join(HISTORY_BY_DEFAULT_DOMAINS)
 # Spelled out rather than imported: ha_instance imports this module.
@@ -30,6 +37,27 @@ class ResConfigSettings(models.TransientModel):
         help="When an entity starts recording (including every entity of a newly connected "
         "instance), this many days of its past states are fetched from Home Assistant's "
         "recorder; 0 fetches nothing.",
+    )
+    ha_history_rollup_5min_days = fields.Integer(
+        string="5-Minute Statistics Retention (days)",
+        config_parameter=HISTORY_ROLLUP_5MIN_DAYS_PARAM,
+        default=HISTORY_ROLLUP_5MIN_DAYS_DEFAULT,
+        help="Min, max and mean of numeric entities per 5 minutes, which charts of a few days "
+        "to a few weeks read, are deleted after this many days; 0 keeps them all.",
+    )
+    ha_history_rollup_hour_days = fields.Integer(
+        string="Hourly Statistics Retention (days)",
+        config_parameter=HISTORY_ROLLUP_HOUR_DAYS_PARAM,
+        default=HISTORY_ROLLUP_HOUR_DAYS_DEFAULT,
+        help="Min, max and mean of numeric entities per hour, which long-range charts read, "
+        "are deleted after this many days; 0 keeps them for good.",
+    )
+    ha_history_statistics_import_days = fields.Integer(
+        string="Statistics Import (days)",
+        config_parameter=HISTORY_STATISTICS_IMPORT_DAYS_PARAM,
+        default=HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT,
+        help="When an entity starts recording, Home Assistant's own long-term statistics of "
+        "this many days, older than the backfill, are imported; 0 imports none.",
     )
     ha_history_default_domains = fields.Char(
         string="Record History By Default",

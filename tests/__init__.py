@@ -12,6 +12,7 @@ from . import (
     test_frontend_js,
     test_history_action,
     test_history_lifecycle,
+    test_history_rollups,
     test_install,
     test_machine_usage,
     test_models,
