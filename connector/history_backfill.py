@@ -23,9 +23,11 @@ HA answers in one frame per request, so requests are bounded both in entities an
 
 import asyncio
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
+from psycopg2.extras import execute_values
 
 from ..hass import errors
 from ..models.res_config_settings import (
@@ -33,8 +35,11 @@ from ..models.res_config_settings import (
     HISTORY_BACKFILL_DAYS_PARAM,
     HISTORY_RETENTION_DAYS_DEFAULT,
     HISTORY_RETENTION_DAYS_PARAM,
+    HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT,
+    HISTORY_STATISTICS_IMPORT_DAYS_PARAM,
 )
 from . import machine_usage
+from .history_rollups import PERIOD_SECONDS, floor_time
 from .history_rows import history_row, insert_history_rows
 
 _logger = logging.getLogger(__name__)
@@ -51,6 +56,14 @@ WINDOW_OVERLAP = timedelta(seconds=1)
 GAP_RECHECK_S = 6.0
 # A history query over a large recorder database can take several seconds.
 REQUEST_TIMEOUT_S = 60.0
+
+STATISTICS_COMMAND = "recorder/statistics_during_period"
+# Time per statistics request and period: ten entities' hourly statistics of 30 days are
+# 7,200 rows, their 5-minute statistics of a day 2,880.
+STATISTICS_WINDOWS = {"hour": timedelta(days=30), "5minute": timedelta(days=1)}
+# Home Assistant keeps 5-minute statistics this long by default (recorder keep_days): older
+# requests would only come back empty.
+SHORT_TERM_STATISTICS_DAYS = 10
 
 
 def _int_param(value, default):
@@ -73,6 +86,17 @@ def read_backfill_days(cr):
         # Rows past the retention would be purged by the next daily run.
         days = min(days, retention)
     return days
+
+
+def read_statistics_days(cr):
+    """How many days of Home Assistant's long-term statistics an entity that starts recording
+    imports, before its backfill."""
+    cr.execute(
+        "SELECT value FROM ir_config_parameter WHERE key = %s",
+        (HISTORY_STATISTICS_IMPORT_DAYS_PARAM,),
+    )
+    row = cr.fetchone()
+    return _int_param(row and row[0], HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT)
 
 
 def read_plan(cr, instance_id):
@@ -165,6 +189,77 @@ def rows_from_history(result, entities, instance_id):
                 )
             )
     return rows
+
+
+def statistics_request(entity_ids, period, start, end):
+    """The websocket command for ``period`` statistics of ``entity_ids`` starting in
+    [start, end): min, max and mean of measurements, the state of meters (which have no
+    mean)."""
+    return {
+        "type": STATISTICS_COMMAND,
+        "start_time": start.isoformat(),
+        "end_time": end.isoformat(),
+        "statistic_ids": list(entity_ids),
+        "period": period,
+        "types": ["mean", "min", "max", "state"],
+    }
+
+
+def _finite(value):
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def rows_from_statistics(result, entities, instance_id, period):
+    """Statistics rows from HA's answer ``{statistic_id: [{"start": ms, "mean", "min",
+    "max", "state"}]}``. A meter's statistics (total, total_increasing) have no mean: its
+    reading at the period's end stands for all three, as its raw states would chart it."""
+    rows = []
+    for record_id, entity_id, _unit in entities:
+        for item in (result or {}).get(entity_id) or ():
+            values = (item.get("min"), item.get("max"), item.get("mean"))
+            if not all(_finite(value) for value in values):
+                state = item.get("state")
+                if not _finite(state):
+                    continue
+                values = (state, state, state)
+            start = item.get("start")
+            if not _finite(start):
+                continue
+            rows.append(
+                (
+                    record_id,
+                    instance_id,
+                    period,
+                    _from_epoch(start / 1000),
+                    *(float(value) for value in values),
+                    PERIOD_SECONDS[period],
+                )
+            )
+    return rows
+
+
+def store_statistics(cr, rows):
+    """Store imported statistics; a period Odoo rolled up from its own states keeps its own,
+    an imported one is refreshed. Returns how many rows were written."""
+    if not rows:
+        return 0
+    execute_values(
+        cr._obj,
+        """
+        INSERT INTO ha_entity_history_rollup AS rollup
+            (entity_id, instance_id, period, start, minimum, maximum, mean, seconds,
+             state_count, source)
+        VALUES %s
+        ON CONFLICT (entity_id, period, start) DO UPDATE SET
+            minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum, mean = EXCLUDED.mean,
+            seconds = EXCLUDED.seconds
+        WHERE rollup.source = 'ha'
+        """,
+        rows,
+        template="(%s, %s, %s, %s, %s, %s, %s, %s, 0, 'ha')",
+        page_size=1000,
+    )
+    return len(rows)
 
 
 def store_rows(cr, rows, finished_ids=()):
@@ -283,9 +378,11 @@ class HistoryBackfill:
         if not entities:
             return 0
         if days <= 0:
+            await self.import_statistics(entities, datetime.now(UTC))
             await self._in_transaction(clear_pending, [entity[0] for entity in entities])
             return 0
         end = datetime.now(UTC)
+        await self.import_statistics(entities, end - timedelta(days=days))
         inserted = await self._fetch(entities, end - timedelta(days=days), end)
         _logger.info(
             "Backfilled %s history rows of %s entities of instance %s (last %s days)",
@@ -295,6 +392,48 @@ class HistoryBackfill:
             days,
         )
         return inserted
+
+    async def import_statistics(self, entities, until):
+        """Import Home Assistant's hourly and 5-minute statistics of ``entities`` from the
+        configured number of days ago up to ``until`` (where their backfilled states begin),
+        so their long-range charts show the time before Odoo recorded them; return the
+        number of statistics stored. Entities HA keeps no statistics of get none."""
+        days = await self._in_transaction(read_statistics_days)
+        if days <= 0:
+            return 0
+        now = datetime.now(UTC)
+        stored = 0
+        for period, window in STATISTICS_WINDOWS.items():
+            horizon = days if period == "hour" else min(days, SHORT_TERM_STATISTICS_DAYS)
+            start = floor_time(now - timedelta(days=horizon), PERIOD_SECONDS[period])
+            # Whole periods only: the one ``until`` falls in is rolled up from the states.
+            end = floor_time(until, PERIOD_SECONDS[period])
+            start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+            for index in range(0, len(entities), ENTITIES_PER_REQUEST):
+                chunk = entities[index : index + ENTITIES_PER_REQUEST]
+                window_start = start
+                while window_start < end:
+                    window_end = min(window_start + window, end)
+                    result = await self.client.command(
+                        statistics_request(
+                            [entity_id for _id, entity_id, _unit in chunk],
+                            period,
+                            window_start,
+                            window_end,
+                        ),
+                        timeout_s=REQUEST_TIMEOUT_S,
+                    )
+                    rows = rows_from_statistics(result, chunk, self.instance_id, period)
+                    stored += await self._in_transaction(store_statistics, rows)
+                    window_start = window_end
+        if stored:
+            _logger.info(
+                "Imported %s Home Assistant statistics of %s entities of instance %s",
+                stored,
+                len(entities),
+                self.instance_id,
+            )
+        return stored
 
     async def mark_gap_start(self):
         """Note where the gap of a new connection starts; call it before the connection's

@@ -11,10 +11,13 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..connector.history_rollups import closed_until
 from ..hass import errors
 from ..models import ha_entity_history
+from . import rollup_reference as reference
 from .common import HaTestCommon
 from .connector_common import ConnectorCase
+from .test_history_rollups import RollupAssertions
 
 HISTORY_COMMAND = "history/history_during_period"
 LIGHT = "light.bed_light"
@@ -187,8 +190,12 @@ class TestHistoryRetention(HaTestCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestHistoryBackfill(ConnectorCase):
-    """Backfill from a real Home Assistant's recorder, together with live recording."""
+class TestHistoryBackfill(RollupAssertions, ConnectorCase):
+    """Backfill from a real Home Assistant's recorder, together with live recording; the
+    statistics rolled up from what they store, and those imported from Home Assistant."""
+
+    def fetch(self, sql, params):
+        return self.query(sql, params)
 
     def test_first_connection_backfills_what_home_assistant_recorded(self):
         probe = f"sensor.backfill_probe_{int(time.time() * 1000)}"
@@ -245,6 +252,7 @@ class TestHistoryBackfill(ConnectorCase):
                 ("3", True, 3.0, "W"),
             ],
         )
+        self.assertRolledUpLikeRaw(instance_id, probe)
 
     def test_recording_turned_on_backfills_and_live_changes_never_duplicate(self):
         instance_id = self.create_instance()
@@ -339,8 +347,174 @@ class TestHistoryBackfill(ConnectorCase):
         expected = self.ha_points(instance_id, [probe], started, end)
         self.assertEqual([point[0] for point in expected[probe]], ["1", "2", "3", "4"])
         self.assertEqual(self.odoo_points(instance_id, [probe], started, end), expected)
+        self.assertRolledUpLikeRaw(instance_id, probe)
+
+    def test_statistics_follow_live_states_and_late_ones_from_the_gap_fill(self):
+        instance_id = self.create_instance()
+        supervisor = self.start_supervisor(instance_id)
+        self.wait_status(instance_id, "connected")
+        self.wait_backfilled(instance_id)
+        probe = f"sensor.rollup_probe_{int(time.time() * 1000)}"
+        self.addCleanup(self._remove_state, probe)
+        for value in ("10", "12.5", "unavailable", "11"):
+            self.rest.post(f"/api/states/{probe}", {"state": value})
+            time.sleep(0.05)
+        self.wait_until(lambda: self.history_count(instance_id, probe) == 4, "live rows missing")
+        # Rolled up past the live states: a quarter of an hour of closed buckets.
+        now = self.assertRolledUpLikeRaw(instance_id, probe)
+
+        # States HA records while Odoo is away arrive later through the gap fill, into
+        # buckets rolled up already.
+        supervisor.stop()
+        for value in ("30", "31.5"):
+            self.rest.post(f"/api/states/{probe}", {"state": value})
+            time.sleep(0.05)
+        self.start_supervisor(instance_id)
+        self.wait_until(
+            lambda: self.history_count(instance_id, probe) == 6, "the gap was never filled"
+        )
+        self.assertRolledUpLikeRaw(instance_id, probe, now)
+
+    def test_home_assistants_statistics_are_imported_for_the_time_before_the_backfill(self):
+        instance_id = self.create_instance()
+        self.start_supervisor(instance_id)
+        self.wait_status(instance_id, "connected")
+        self.wait_backfilled(instance_id)
+        stamp = int(time.time() * 1000)
+        thermometer, meter = f"sensor.stats_probe_{stamp}", f"sensor.meter_probe_{stamp}"
+        for probe in (thermometer, meter):
+            self.addCleanup(self._remove_state, probe)
+        # Hourly statistics HA's recorder keeps, 3 to 8 days and 40 days old: a measurement
+        # (mean, min, max) and a meter (state and sum only).
+        first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = [first - timedelta(hours=72 + i) for i in range(120)]
+        hours += [first - timedelta(days=40, hours=i) for i in range(3)]
+        self.ws_call(
+            instance_id,
+            "recorder/import_statistics",
+            {
+                "metadata": self._statistics_metadata(thermometer, has_mean=True),
+                "stats": [
+                    {
+                        "start": hour.isoformat(),
+                        "mean": 20 + (i % 7) / 4,
+                        "min": 15 + (i % 5) / 3,
+                        "max": 25 + (i % 3) / 2,
+                    }
+                    for i, hour in enumerate(hours)
+                ],
+            },
+        )
+        self.ws_call(
+            instance_id,
+            "recorder/import_statistics",
+            {
+                "metadata": self._statistics_metadata(meter, has_mean=False),
+                "stats": [
+                    {"start": hour.isoformat(), "state": 1000.0 + i, "sum": float(i)}
+                    for i, hour in enumerate(reversed(hours))
+                ],
+            },
+        )
+        window = (first - timedelta(days=365), first - timedelta(days=1))
+        self.wait_until(
+            lambda: all(
+                len(self._ha_statistics(instance_id, probe, *window).get(probe, ())) == 123
+                for probe in (thermometer, meter)
+            ),
+            "Home Assistant never stored the statistics",
+        )
+
+        # Both start recording (sensors do by default): the backfill imports them first.
+        for probe in (thermometer, meter):
+            self.rest.post(f"/api/states/{probe}", {"state": "21", "attributes": {}})
+        self.wait_until(
+            lambda: (
+                self.history_count(instance_id, thermometer) >= 1
+                and self.history_count(instance_id, meter) >= 1
+            ),
+            "the probes never reached Odoo",
+        )
+        self.wait_backfilled(instance_id)
+        for probe in (thermometer, meter):
+            answer = self._ha_statistics(instance_id, probe, *window)[probe]
+            expected = {}
+            for item in answer:
+                values = (item.get("min"), item.get("max"), item.get("mean"))
+                if probe == meter:
+                    self.assertEqual(values, (None, None, None))
+                    values = (item["state"],) * 3
+                start = naive_utc(item["start"] / 1000)
+                expected[start] = (*values, 0, 3600.0)
+            entity_id = self.query(
+                "SELECT id FROM ha_entity WHERE instance_id = %s AND entity_id = %s",
+                (instance_id, probe),
+            )[0][0]
+            self.assertPeriodsEqual(self.stored(entity_id, "hour", "ha"), expected, probe)
+
+        # A month's chart of the thermometer draws them.
+        def chart(env):
+            entity = env["ha.entity"].search(
+                [("instance_id", "=", instance_id), ("entity_id", "=", thermometer)]
+            )
+            end = fields.Datetime.now()
+            start = end - timedelta(days=30)
+            return start, env["ha.entity.history"]._api_series(entity, start, end, 360)[0]
+
+        start, series = self.run_committed(chart)
+        self.assertEqual((series["kind"], series["resolution"]), ("numeric", "hour"))
+        imported = {reference.floor(hour.replace(tzinfo=None), 7200) for hour in hours}
+        self.assertEqual(
+            [point["t"] for point in series["points"] if point["count"] == 0],
+            [
+                f"{max(at, start).isoformat()}Z"
+                for at in sorted(imported)
+                if at + timedelta(hours=2) > start
+            ],
+        )
 
     # Helpers ------------------------------------------------------------------------------
+
+    def assertRolledUpLikeRaw(self, instance_id, entity_id, now=None):
+        """Roll up the entity up to ``now`` (default: a quarter of an hour from now, so every
+        state stored so far lies in a closed bucket) and compare with its raw states; return
+        ``now``."""
+        record_id = self.query(
+            "SELECT id FROM ha_entity WHERE instance_id = %s AND entity_id = %s",
+            (instance_id, entity_id),
+        )[0][0]
+        now = now or fields.Datetime.now() + timedelta(minutes=15)
+        self.run_committed(
+            lambda env: env["ha.entity.history.rollup"]._roll_up(
+                now=now, entities=env["ha.entity"].browse(record_id)
+            )
+        )
+        self.assertRollupsEqualRaw(record_id, closed_until(now), entity_id)
+        return now
+
+    def _statistics_metadata(self, statistic_id, *, has_mean):
+        return {
+            "has_mean": has_mean,
+            "has_sum": not has_mean,
+            "name": None,
+            "source": "recorder",
+            "statistic_id": statistic_id,
+            "unit_of_measurement": "°C" if has_mean else "kWh",
+        }
+
+    def _ha_statistics(self, instance_id, statistic_id, start, end):
+        return self.ws_call(
+            instance_id,
+            "recorder/statistics_during_period",
+            {
+                "start_time": start.isoformat(),
+                "end_time": end.isoformat(),
+                "statistic_ids": [statistic_id],
+                "period": "hour",
+                "types": ["mean", "min", "max", "state"],
+            },
+            timeout=30,
+        )
 
     def set_recording(self, instance_id, entity_id, record):
         def switch(env):

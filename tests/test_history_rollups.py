@@ -28,6 +28,13 @@ def random_states(rng, start, count, *, step_s=(0.2, 90.0), missing=0.05):
 
 
 class RollupAssertions:
+    """Compares an entity's statistics with the direct aggregation of its raw states;
+    ``fetch`` reads committed data in the connector tests."""
+
+    def fetch(self, sql, params):
+        self.env.cr.execute(sql, params)
+        return self.env.cr.fetchall()
+
     def insert(self, entity, rows):
         """Store ``rows`` the way the writer and the backfill do; return how many were new."""
         return insert_history_rows(
@@ -38,20 +45,20 @@ class RollupAssertions:
             ],
         )
 
-    def raw_rows(self, entity):
-        self.env.cr.execute(
+    def raw_rows(self, entity_id):
+        return self.fetch(
             "SELECT last_updated, state FROM ha_entity_history WHERE entity_id = %s",
-            (entity.id,),
+            (int(entity_id),),
         )
-        return self.env.cr.fetchall()
 
-    def stored(self, entity, period):
-        self.env.cr.execute(
+    def stored(self, entity_id, period, source="odoo"):
+        rows = self.fetch(
             "SELECT start, minimum, maximum, mean, state_count, seconds"
-            "  FROM ha_entity_history_rollup WHERE entity_id = %s AND period = %s",
-            (entity.id, period),
+            "  FROM ha_entity_history_rollup"
+            " WHERE entity_id = %s AND period = %s AND source = %s",
+            (int(entity_id), period, source),
         )
-        return {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        return {row[0]: row[1:] for row in rows}
 
     def assertPeriodsEqual(self, stored, expected, msg):
         self.assertEqual(sorted(stored), sorted(expected), f"{msg}: periods differ")
@@ -64,16 +71,16 @@ class RollupAssertions:
             self.assertEqual(got[3], count, label)
             self.assertAlmostEqual(got[4], seconds, places=3, msg=label)
 
-    def assertRollupsEqualRaw(self, entity, until):
-        """Every 5-minute and hourly statistic of ``entity`` up to ``until`` equals the direct
+    def assertRollupsEqualRaw(self, entity_id, until, label=""):
+        """Every 5-minute and hourly statistic of the entity up to ``until`` equals the direct
         aggregation of its raw states, the buckets without changes included."""
-        rows = self.raw_rows(entity)
+        rows = self.raw_rows(entity_id)
         first = reference.floor(min(at for at, _state in rows), FIVE_MINUTES)
         for period, seconds in (("5minute", FIVE_MINUTES), ("hour", HOUR)):
             self.assertPeriodsEqual(
-                self.stored(entity, period),
+                self.stored(entity_id, period),
                 reference.aggregate(rows, first, until, seconds),
-                f"{entity.entity_id} {period}",
+                f"{label or entity_id} {period}",
             )
 
 
@@ -101,14 +108,14 @@ class TestRollups(RollupAssertions, HaTestCommon):
         self.assertEqual(self.insert(self.sensor, rows), len(rows))
         until = self.roll_up(rows[-1][0] + timedelta(minutes=20))
 
-        self.assertRollupsEqualRaw(self.sensor, until)
-        held = self.stored(self.sensor, "5minute")[
+        self.assertRollupsEqualRaw(self.sensor.id, until)
+        held = self.stored(self.sensor.id, "5minute")[
             reference.floor(quiet - timedelta(minutes=20), FIVE_MINUTES)
         ]
         self.assertEqual(held[3], 0, "no state changed in that bucket")
         self.assertEqual(held[0], held[1])
         self.assertAlmostEqual(held[4], FIVE_MINUTES)
-        last = self.stored(self.sensor, "5minute")
+        last = self.stored(self.sensor.id, "5minute")
         self.assertLess(max(last), until, "only closed buckets are rolled up")
         self.assertEqual(
             self.env["ha.entity.history.rollup.cursor"]
@@ -128,7 +135,7 @@ class TestRollups(RollupAssertions, HaTestCommon):
         live, late = order[:150], order[150:]
         self.insert(self.sensor, sorted(live))
         until = self.roll_up(max(live)[0] + timedelta(minutes=30))
-        self.assertRollupsEqualRaw(self.sensor, until)
+        self.assertRollupsEqualRaw(self.sensor.id, until)
         for index in range(0, len(late), 40):
             batch = late[index : index + 40] + live[index : index + 5]
             self.insert(self.sensor, batch)
@@ -140,8 +147,8 @@ class TestRollups(RollupAssertions, HaTestCommon):
                 "late rows mark their buckets",
             )
             until = self.roll_up(max(rows)[0] + timedelta(minutes=30 + index))
-            self.assertRollupsEqualRaw(self.sensor, until)
-        self.assertEqual(len(self.raw_rows(self.sensor)), len(rows), "each state stored once")
+            self.assertRollupsEqualRaw(self.sensor.id, until)
+        self.assertEqual(len(self.raw_rows(self.sensor.id)), len(rows), "each state stored once")
 
     def test_the_job_works_in_bounded_steps(self):
         rows = random_states(
@@ -154,21 +161,21 @@ class TestRollups(RollupAssertions, HaTestCommon):
         self.assertEqual(written, history_rollups.MAX_SPAN.total_seconds() / FIVE_MINUTES)
         while more:
             _written, more = self.Rollup._roll_up(now=now, max_chunks=1, entities=self.sensor)
-        self.assertRollupsEqualRaw(self.sensor, history_rollups.closed_until(now))
+        self.assertRollupsEqualRaw(self.sensor.id, history_rollups.closed_until(now))
 
     def test_purging_states_keeps_the_statistics(self):
         old = fields.Datetime.now() - timedelta(days=40)
         rows = random_states(random.Random(9), old, 200, step_s=(10, 600))
         self.insert(self.sensor, rows)
         until = self.roll_up(rows[-1][0] + timedelta(hours=2))
-        before = {period: self.stored(self.sensor, period) for period in ("5minute", "hour")}
+        before = {period: self.stored(self.sensor.id, period) for period in ("5minute", "hour")}
         self.assertTrue(before["hour"])
 
         deleted, _left = self.env["ha.entity.history"]._purge_expired_history(30)
         self.assertEqual(deleted, len(rows))
-        self.assertFalse(self.raw_rows(self.sensor))
+        self.assertFalse(self.raw_rows(self.sensor.id))
         self.assertEqual(
-            {period: self.stored(self.sensor, period) for period in ("5minute", "hour")}, before
+            {period: self.stored(self.sensor.id, period) for period in ("5minute", "hour")}, before
         )
         # The chart of that time still has its curve, from the hourly statistics.
         start = reference.floor(old - timedelta(days=1), 86400)
@@ -186,8 +193,8 @@ class TestRollups(RollupAssertions, HaTestCommon):
             "odoo_ha_addon.history_rollup_5min_days", "30"
         )
         self.Rollup._cron_purge_expired()
-        self.assertFalse(self.stored(self.sensor, "5minute"))
-        self.assertEqual(self.stored(self.sensor, "hour"), before["hour"])
+        self.assertFalse(self.stored(self.sensor.id, "5minute"))
+        self.assertEqual(self.stored(self.sensor.id, "hour"), before["hour"])
 
     def test_stopping_recording_ends_the_statistics(self):
         rows = random_states(random.Random(4), self.start, 50)
@@ -197,10 +204,10 @@ class TestRollups(RollupAssertions, HaTestCommon):
         self.assertFalse(
             self.env["ha.entity.history.rollup.cursor"].search([("entity_id", "=", self.sensor.id)])
         )
-        count = len(self.stored(self.sensor, "5minute"))
+        count = len(self.stored(self.sensor.id, "5minute"))
         self.roll_up(rows[-1][0] + timedelta(hours=3))
         self.assertEqual(
-            len(self.stored(self.sensor, "5minute")), count, "no state is carried on unrecorded"
+            len(self.stored(self.sensor.id, "5minute")), count, "no state is carried on unrecorded"
         )
 
     def test_on_off_states_are_not_rolled_up(self):
@@ -210,7 +217,7 @@ class TestRollups(RollupAssertions, HaTestCommon):
             light, [(self.start + timedelta(minutes=i), ("on", "off")[i % 2]) for i in range(20)]
         )
         self.Rollup._roll_up(now=self.start + timedelta(hours=1), entities=light)
-        self.assertFalse(self.stored(light, "5minute"))
+        self.assertFalse(self.stored(light.id, "5minute"))
 
     def test_users_read_the_statistics_of_their_groups_only(self):
         self.group_kitchen.entity_ids = [Command.link(self.sensor.id)]
@@ -270,7 +277,7 @@ class TestHistoryRouteResolution(RollupAssertions, ApiCase):
 
     def assertPointsEqualRaw(self, series, start, end):
         expected = reference.aggregate(
-            self.raw_rows(self.sensor), start, end, series["bucket_seconds"]
+            self.raw_rows(self.sensor.id), start, end, series["bucket_seconds"]
         )
         self.assertEqual(
             [point["t"] for point in series["points"]],
@@ -318,7 +325,7 @@ class TestHistoryRouteResolution(RollupAssertions, ApiCase):
         self.assertEqual((month["kind"], month["resolution"]), ("numeric", "raw"))
         numeric_states = [
             at
-            for at, state in self.raw_rows(self.sensor)
+            for at, state in self.raw_rows(self.sensor.id)
             if self.end - timedelta(days=30) <= at < self.end
             and reference.value_of(state) is not None
         ]
