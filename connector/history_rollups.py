@@ -18,9 +18,12 @@ How the rollups stay equal to the raw rows, whatever order the rows arrive in:
   both.
 - A mark is taken with ``ON CONFLICT DO UPDATE ... WHERE FALSE``: it inserts a new mark or
   *locks* the existing one until the inserting transaction commits. The job deletes the marks
-  it works off before reading raw rows, so it waits for any transaction still inserting into
-  those buckets and then reads its rows; a transaction that marks a bucket after the job
-  deleted its mark leaves a new mark for the next run. No row is ever missed.
+  it works off before reading raw rows, in a READ COMMITTED transaction of its own
+  (``roll_up_in_transactions``), so it waits for any transaction still inserting into those
+  buckets and then, with a fresh snapshot, reads its rows; a transaction that marks a bucket
+  after the job deleted its mark leaves a new mark for the next run. No row is ever missed.
+  (Under Odoo's default REPEATABLE READ the job would read with the snapshot it had before
+  waiting, and miss that row.)
 
 The mean is time-weighted: each state counts for as long as it was in force within the bucket,
 the state in force at the bucket's start included (as Home Assistant's recorder computes its
@@ -301,6 +304,24 @@ def roll_up(cr, now, max_chunks=None, entity_ids=None):
         written += roll_up_entities(cr, pending, until)
         chunks += 1
     return written, bool(pending_entities(cr, until, 1, entity_ids))
+
+
+def roll_up_in_transactions(new_cursor, now, max_chunks=None, entity_ids=None):
+    """``roll_up`` one step per READ COMMITTED transaction of ``new_cursor()``, committed
+    (the marks a step deletes stay locked only until then); return (5-minute rows written,
+    whether work remains)."""
+    until = closed_until(now)
+    written, chunks = 0, 0
+    while max_chunks is None or chunks < max_chunks:
+        with new_cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            pending = pending_entities(cr, until, ENTITIES_PER_CHUNK, entity_ids)
+            if not pending:
+                return written, False
+            written += roll_up_entities(cr, pending, until)
+        chunks += 1
+    with new_cursor() as cr:
+        return written, bool(pending_entities(cr, until, 1, entity_ids))
 
 
 def forget_cursors(cr, entity_ids):

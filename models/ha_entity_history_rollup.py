@@ -69,15 +69,20 @@ class HaEntityHistoryRollup(models.Model):
     @api.model
     def _cron_roll_up(self):
         """Every few minutes: roll up the closed 5-minute buckets of every recording entity,
-        and recompute those that late rows changed."""
-        written, more = self._roll_up(max_chunks=ROLL_UP_CHUNKS_PER_RUN)
+        and recompute those that late rows changed. Each step commits in a READ COMMITTED
+        transaction of its own (``history_rollups.roll_up_in_transactions``)."""
+        written, more = history_rollups.roll_up_in_transactions(
+            self.env.registry.cursor, fields.Datetime.now(), max_chunks=ROLL_UP_CHUNKS_PER_RUN
+        )
         self.env["ir.cron"]._notify_progress(done=written, remaining=int(more))
         return written
 
     @api.model
     def _roll_up(self, now=None, max_chunks=None, entities=None):
-        """Roll up what is pending at ``now`` (of ``entities`` only, when given); return
-        (5-minute rows written, more to do)."""
+        """Roll up what is pending at ``now`` (of ``entities`` only, when given) in the current
+        transaction; return (5-minute rows written, more to do). For tests and tools working
+        in one transaction: while states are being written, the cron's separate transactions
+        are what guarantees no late state is missed."""
         self.env["ha.entity.history"].flush_model()
         self.flush_model()
         result = history_rollups.roll_up(
