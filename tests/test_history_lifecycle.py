@@ -76,6 +76,37 @@ class TestHistoryRecordingChoice(HaTestCommon):
             "sensor, light",
         )
 
+    def test_settings_store_the_statistics_parameters(self):
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(
+            (
+                settings.ha_history_rollup_5min_days,
+                settings.ha_history_rollup_hour_days,
+                settings.ha_history_statistics_import_days,
+            ),
+            (365, 0, 365),
+        )
+        settings.write(
+            {
+                "ha_history_rollup_5min_days": 90,
+                "ha_history_rollup_hour_days": 3650,
+                "ha_history_statistics_import_days": 30,
+            }
+        )
+        settings.execute()
+        params = self.env["ir.config_parameter"].sudo()
+        self.assertEqual(
+            [
+                params.get_param(f"odoo_ha_addon.{key}")
+                for key in (
+                    "history_rollup_5min_days",
+                    "history_rollup_hour_days",
+                    "history_statistics_import_days",
+                )
+            ],
+            ["90", "3650", "30"],
+        )
+
     def test_recording_switch_marks_a_backfill(self):
         self.assertTrue(self.sensor_outside.history_backfill_pending, "records from creation")
         self.assertFalse(self.light_kitchen.history_backfill_pending)
