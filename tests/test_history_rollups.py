@@ -211,6 +211,17 @@ class TestRollups(RollupAssertions, HaTestCommon):
             len(self.stored(self.sensor.id, "5minute")), count, "no state is carried on unrecorded"
         )
 
+    def test_history_recorded_before_statistics_existed_is_rolled_up_after_the_upgrade(self):
+        rows = random_states(
+            random.Random(12), self.start - timedelta(days=3), 200, step_s=(60, 900)
+        )
+        self.insert(self.sensor, rows)
+        # As an older version stored them: states without marks.
+        self.env.cr.execute("DELETE FROM ha_entity_history_rollup_mark")
+        self.env["ha.entity.history.rollup.cursor"].init()
+        until = self.roll_up(rows[-1][0] + timedelta(minutes=30))
+        self.assertRollupsEqualRaw(self.sensor.id, until)
+
     def test_on_off_states_are_not_rolled_up(self):
         light = self.light_kitchen
         light.record_history = True
