@@ -25,6 +25,7 @@ granted per group of users.
         "views/ha_device_views.xml",
         "views/ha_entity_views.xml",
         "views/ha_entity_history_views.xml",
+        "views/ha_entity_history_rollup_views.xml",
         "views/ha_entity_share_views.xml",
         "views/ha_device_key_views.xml",
         "views/ha_machine_views.xml",

@@ -11,6 +11,7 @@ from . import (
     test_entity_data_routes,
     test_frontend_js,
     test_history_action,
+    test_history_export,
     test_history_lifecycle,
     test_history_rollups,
     test_install,

@@ -3,10 +3,19 @@ import { describe, expect, test } from "@odoo/hoot";
 import { queryAll, queryAllAttributes, queryAllTexts, queryOne } from "@odoo/hoot-dom";
 import { animationFrame, mockDate } from "@odoo/hoot-mock";
 import { setupChartJsForTests } from "@web/../tests/views/graph/graph_test_helpers";
-import { contains, mountWithCleanup, onRpc } from "@web/../tests/web_test_helpers";
+import {
+    contains,
+    mountWithCleanup,
+    onRpc,
+    patchTranslations,
+    patchWithCleanup,
+} from "@web/../tests/web_test_helpers";
 import { deserializeDateTime, serializeDateTime } from "@web/core/l10n/dates";
+import { download } from "@web/core/network/download";
+import { user } from "@web/core/user";
 import { HaHistory } from "@odoo_ha_addon/history/history";
-import { groupNumericSeries } from "@odoo_ha_addon/history/history_series";
+import { exportChoices } from "@odoo_ha_addon/history/history_export/history_export";
+import { groupNumericSeries, resolutionNote } from "@odoo_ha_addon/history/history_series";
 
 const { DateTime } = luxon;
 
@@ -65,13 +74,17 @@ function seconds(serverDateTime) {
     return deserializeDateTime(serverDateTime).toSeconds();
 }
 
-/** Series the way the entity_history route returns them, over the requested range. */
-function seriesFor(entityId, start, end) {
+/**
+ * Series the way the entity_history route returns them, over the requested range; numeric
+ * ones read `resolution` ("raw" by default).
+ */
+function seriesFor(entityId, start, end, resolution = "raw") {
     const entity = ENTITIES.find((e) => e.entity_id === entityId);
     const base = {
         entity_id: entityId,
         name: entity.name,
         unit: entity.unit_of_measurement,
+        resolution: "raw",
         bucket_seconds: 60,
     };
     if (entityId === "light.hall") {
@@ -91,6 +104,7 @@ function seriesFor(entityId, start, end) {
     const offset = entity.id;
     return {
         ...base,
+        resolution,
         kind: "numeric",
         points: [
             { t: iso(start), min: 18 + offset, max: 20 + offset, avg: 19 + offset, count: 4 },
@@ -99,8 +113,11 @@ function seriesFor(entityId, start, end) {
     };
 }
 
-/** Mocks the routes the History action calls; returns the entity_history requests. */
-function mockHistoryRoutes({ emptyHistory = false } = {}) {
+/**
+ * Mocks the routes the History action calls; returns the entity_history requests.
+ * `resolutions` gives the resolution of numeric series by entity_id.
+ */
+function mockHistoryRoutes({ emptyHistory = false, resolutions = {} } = {}) {
     const requests = [];
     onRpc("/odoo_ha_addon/entities", () => ({
         success: true,
@@ -116,11 +133,10 @@ function mockHistoryRoutes({ emptyHistory = false } = {}) {
     onRpc("/odoo_ha_addon/entity_history", async (request) => {
         const { params } = await request.json();
         requests.push(params);
-        const series = params.entity_ids.map((entityId) =>
-            emptyHistory
-                ? { ...seriesFor(entityId, params.start, params.end), points: [], segments: [] }
-                : seriesFor(entityId, params.start, params.end),
-        );
+        const series = params.entity_ids.map((entityId) => {
+            const series = seriesFor(entityId, params.start, params.end, resolutions[entityId]);
+            return emptyHistory ? { ...series, points: [], segments: [] } : series;
+        });
         return {
             success: true,
             data: { start: params.start, end: params.end, series },
@@ -189,6 +205,7 @@ test("numeric series: one chart per unit, each entity an average line with a min
             .map((d) => d.label),
     ).toEqual(["Humidity"]);
     expect(".o_ha_history_no_data").toHaveCount(0);
+    expect(".o_ha_resolution_note").toHaveCount(0);
 });
 
 test("discrete series: a timeline with one block per state", async () => {
@@ -286,4 +303,144 @@ test("groupNumericSeries keeps the order in which units appear and skips empty s
         ["W", ["a", "c"]],
         ["", ["b"]],
     ]);
+});
+
+test("a chart reading statistics says which", async () => {
+    mockDate(NOW);
+    mockHistoryRoutes({
+        resolutions: { "sensor.humidity": "hour", "sensor.kitchen_temperature": "5minute" },
+    });
+    await mountHistory({
+        entity_ids: ["sensor.kitchen_temperature", "sensor.living_temperature", "sensor.humidity"],
+    });
+    const [temperatures, humidity] = queryAll(".o_ha_numeric_chart");
+    expect(humidity.querySelector(".o_ha_resolution_note")).toHaveText("Hourly statistics");
+    expect(temperatures.querySelector(".o_ha_resolution_note")).toHaveText(
+        "5-minute statistics: Kitchen temperature",
+    );
+});
+
+test("resolutionNote names the statistics of a chart, and their entities when mixed", () => {
+    patchTranslations();
+    const series = (name, resolution) => ({ name, resolution, kind: "numeric" });
+    expect(resolutionNote([series("A", "raw"), series("B", "raw")])).toBe("");
+    expect(resolutionNote([series("A", "5minute"), series("B", "5minute")])).toBe(
+        "5-minute statistics",
+    );
+    expect(resolutionNote([series("A", "raw"), series("B", "hour")])).toBe("Hourly statistics: B");
+});
+
+test("exportChoices: statistics of the period shown, both periods over recorded states", () => {
+    patchTranslations();
+    const numeric = (resolution) => ({ kind: "numeric", resolution });
+    const timeline = { kind: "timeline", resolution: "raw" };
+    const ids = (series) => exportChoices(series).map((choice) => choice.id);
+    expect(ids([numeric("raw"), timeline])).toEqual(["raw", "5minute", "hour"]);
+    expect(ids([numeric("hour"), timeline])).toEqual(["raw", "hour"]);
+    expect(ids([numeric("raw"), numeric("5minute")])).toEqual(["raw", "5minute"]);
+    expect(ids([timeline])).toEqual(["raw"]);
+});
+
+/** Opens the Export menu and picks `choice` in `format`; returns what `download` got. */
+async function exportAs(choice, format) {
+    const downloads = [];
+    patchWithCleanup(download, {
+        _download: (options) => {
+            downloads.push({ url: options.url, payload: JSON.parse(options.data.data) });
+        },
+    });
+    await contains(".o_ha_history_export").click();
+    await contains(
+        `.o_ha_export_choice[data-export='${choice}'] .o_ha_export_format[data-format='${format}']`,
+    ).click();
+    expect(downloads).toHaveLength(1);
+    return downloads[0];
+}
+
+test("Export of recorded states: Odoo's CSV export of the shown entities and range", async () => {
+    mockDate(NOW);
+    const requests = mockHistoryRoutes();
+    await mountHistory({ entity_ids: ["sensor.humidity", "binary_sensor.door"] });
+    await contains(".o_ha_history_export").click();
+    expect(queryAllAttributes(".o_ha_export_choice", "data-export")).toEqual([
+        "raw",
+        "5minute",
+        "hour",
+    ]);
+    expect(queryAllTexts(".o_ha_export_choice[data-export='raw'] .o_ha_export_format")).toEqual([
+        "CSV",
+        "Excel",
+    ]);
+    await contains(".o_ha_history_export").click();
+
+    const { url, payload } = await exportAs("raw", "csv");
+    expect(url).toBe("/web/export/csv");
+    expect(payload).toEqual({
+        import_compat: false,
+        context: user.context,
+        domain: [
+            ["entity_id", "in", [3, 4]],
+            ["last_updated", ">=", requests[0].start],
+            ["last_updated", "<", requests[0].end],
+        ],
+        fields: [
+            { name: "entity_id", label: "Entity", store: true, type: "many2one" },
+            { name: "last_updated", label: "Last Updated", store: true, type: "datetime" },
+            { name: "state", label: "State", store: true, type: "char" },
+            { name: "num_value", label: "Value", store: true, type: "float" },
+            { name: "is_numeric", label: "Has Value", store: true, type: "boolean" },
+            { name: "unit", label: "Unit", store: true, type: "char" },
+        ],
+        groupby: [],
+        ids: false,
+        model: "ha.entity.history",
+    });
+});
+
+test("Export of statistics: the shown period's, from the start of its first period", async () => {
+    mockDate(NOW);
+    const requests = mockHistoryRoutes({ resolutions: { "sensor.humidity": "hour" } });
+    await mountHistory({ entity_ids: ["sensor.humidity"] });
+    await contains(".o_ha_history_export").click();
+    expect(queryAllAttributes(".o_ha_export_choice", "data-export")).toEqual(["raw", "hour"]);
+    expect(queryAllTexts(".o_ha_export_label")).toEqual(["Recorded states", "Hourly statistics"]);
+    await contains(".o_ha_history_export").click();
+
+    const { url, payload } = await exportAs("hour", "xlsx");
+    expect(url).toBe("/web/export/xlsx");
+    const hourStart = deserializeDateTime(requests[0].start).toUTC().startOf("hour");
+    expect(payload.model).toBe("ha.entity.history.rollup");
+    expect(payload.domain).toEqual([
+        ["entity_id", "in", [3]],
+        ["period", "=", "hour"],
+        ["start", ">=", serializeDateTime(hourStart)],
+        ["start", "<", requests[0].end],
+    ]);
+    expect(payload.fields.map((field) => field.name)).toEqual([
+        "entity_id",
+        "period",
+        "start",
+        "minimum",
+        "maximum",
+        "mean",
+        "state_count",
+        "unit",
+    ]);
+    expect(payload.import_compat).toBe(false);
+});
+
+test("Export waits for a chart to export", async () => {
+    mockHistoryRoutes();
+    await mountHistory();
+    expect(".o_ha_history_export").toHaveCount(1);
+    expect(".o_ha_history_export").not.toBeEnabled();
+});
+
+test("no Export for users who may not export", async () => {
+    mockDate(NOW);
+    onRpc("has_group", ({ args }) => args[1] !== "base.group_allow_export");
+    mockHistoryRoutes();
+    await mountHistory({ entity_ids: ["sensor.humidity"] });
+    expect(".o_ha_numeric_chart").toHaveCount(1);
+    expect(".o_ha_history_export").toHaveCount(0);
 });

@@ -8,7 +8,8 @@ import { useService } from "@web/core/utils/hooks";
 import { useSetupAction } from "@web/search/action_hook";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaApiError } from "../services/ha_data_service";
-import { groupNumericSeries, seriesHasData } from "./history_series";
+import { HaHistoryExport } from "./history_export/history_export";
+import { groupNumericSeries, resolutionNote, seriesHasData } from "./history_series";
 import { HaNumericChart } from "./numeric_chart/numeric_chart";
 import { HaStateTimeline } from "./state_timeline/state_timeline";
 
@@ -40,7 +41,13 @@ export function presetRange(presetId, now = DateTime.now()) {
  */
 export class HaHistory extends Component {
     static template = "odoo_ha_addon.HaHistory";
-    static components = { DateTimeInput, HaNumericChart, HaStateTimeline, SelectMenu };
+    static components = {
+        DateTimeInput,
+        HaHistoryExport,
+        HaNumericChart,
+        HaStateTimeline,
+        SelectMenu,
+    };
     static props = { ...standardActionServiceProps };
 
     setup() {
@@ -212,10 +219,17 @@ export class HaHistory extends Component {
 
     resultFrom(data) {
         const series = data.series;
+        const recordIds = new Map(this.state.entities.map((e) => [e.entity_id, e.id]));
         return {
             start: deserializeDateTime(data.start),
             end: deserializeDateTime(data.end),
-            numericGroups: groupNumericSeries(series),
+            series,
+            // The ha.entity records charted: what the Export menu exports.
+            recordIds: series.map((s) => recordIds.get(s.entity_id)).filter(Boolean),
+            numericGroups: groupNumericSeries(series).map((group) => ({
+                ...group,
+                note: resolutionNote(group.series),
+            })),
             timelines: series.filter((s) => s.kind === "timeline" && seriesHasData(s)),
             empty: series.filter((s) => !seriesHasData(s)),
         };

@@ -64,6 +64,12 @@ const STATE_LABELS = {
     unknown: _t("Unknown"),
 };
 
+// What a series reads when it is not the recorded states themselves (its `resolution`).
+export const STATISTICS_LABELS = {
+    "5minute": _t("5-minute statistics"),
+    hour: _t("Hourly statistics"),
+};
+
 export function toMillis(isoString) {
     return DateTime.fromISO(isoString, { zone: "utc" }).toMillis();
 }
@@ -90,6 +96,35 @@ export function groupNumericSeries(seriesList) {
         groups.get(unit).series.push(series);
     }
     return [...groups.values()];
+}
+
+/**
+ * The note shown with a chart whose series read statistics instead of the recorded states:
+ * the period alone when every series reads it, else the period followed by the entities that
+ * read it ("5-minute statistics: Kitchen temperature"). Empty when all are recorded states.
+ */
+export function resolutionNote(seriesList) {
+    const byPeriod = new Map();
+    for (const series of seriesList) {
+        if (STATISTICS_LABELS[series.resolution]) {
+            if (!byPeriod.has(series.resolution)) {
+                byPeriod.set(series.resolution, []);
+            }
+            byPeriod.get(series.resolution).push(series.name);
+        }
+    }
+    const notes = [];
+    for (const [period, names] of byPeriod) {
+        notes.push(
+            names.length === seriesList.length
+                ? String(STATISTICS_LABELS[period])
+                : _t("%(statistics)s: %(names)s", {
+                      statistics: STATISTICS_LABELS[period],
+                      names: names.join(", "),
+                  }),
+        );
+    }
+    return notes.join("; ");
 }
 
 export function timeUnitFor(start, end) {

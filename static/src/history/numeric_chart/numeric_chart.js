@@ -3,7 +3,10 @@ import { cookie } from "@web/core/browser/cookie";
 import { useChart } from "../../services/chart_service";
 import { numericChartConfig } from "../history_series";
 
-/** One Chart.js line chart: the numeric series that share a unit, over the shown range. */
+/**
+ * One Chart.js line chart: the numeric series that share a unit, over the shown range, with
+ * `note` (which statistics it reads, when not the recorded states) above it.
+ */
 export class HaNumericChart extends Component {
     static template = "odoo_ha_addon.HaNumericChart";
     static props = {
@@ -11,6 +14,7 @@ export class HaNumericChart extends Component {
         series: Array,
         start: Object,
         end: Object,
+        note: { type: String, optional: true },
     };
 
     setup() {
