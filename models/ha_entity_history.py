@@ -241,10 +241,12 @@ class HaEntityHistory(models.Model):
             if raw_rows <= RAW_ROWS_MAX:
                 return None
             period = "5minute"
+        # Any statistics will do: 5-minute charts fall back on hourly statistics where there
+        # are no 5-minute ones (Home Assistant's older statistics are hourly only).
         cr.execute(
             "SELECT 1 FROM ha_entity_history_rollup"
-            " WHERE entity_id = %s AND period = %s AND start >= %s AND start < %s LIMIT 1",
-            (entity.id, period, floor_time(start, PERIOD_SECONDS[period]), end),
+            " WHERE entity_id = %s AND start >= %s AND start < %s LIMIT 1",
+            (entity.id, floor_time(start, HOUR), end),
         )
         return period if cr.fetchone() else None
 
@@ -294,6 +296,22 @@ class HaEntityHistory(models.Model):
             if tail
             else ""
         )
+        # Hours without 5-minute statistics (imported from Home Assistant beyond its 5-minute
+        # horizon, or past their retention) stand in as whole hours.
+        hours_sql = (
+            """UNION ALL SELECT start, minimum, maximum, mean, state_count, seconds
+                 FROM ha_entity_history_rollup hour
+                WHERE hour.entity_id = %(entity)s AND hour.period = 'hour'
+                  AND hour.start >= %(first_hour)s AND hour.start < %(rolled_until)s
+                  AND NOT EXISTS (
+                      SELECT 1 FROM ha_entity_history_rollup five
+                       WHERE five.entity_id = hour.entity_id AND five.period = '5minute'
+                         AND five.start >= hour.start
+                         AND five.start < hour.start + interval '1 hour')"""
+            if period == "5minute"
+            else ""
+        )
+        params["first_hour"] = floor_time(start, HOUR)
         cr.execute(
             f"""
             SELECT floor(extract(epoch FROM piece.start) / %(bucket)s) * %(bucket)s AS bucket,
@@ -305,6 +323,7 @@ class HaEntityHistory(models.Model):
                     FROM ha_entity_history_rollup
                    WHERE entity_id = %(entity)s AND period = %(period)s
                      AND start >= %(first)s AND start < %(rolled_until)s
+                  {hours_sql}
                   {tail_sql}
               ) AS piece(start, minimum, maximum, mean, state_count, seconds)
           GROUP BY 1 ORDER BY 1

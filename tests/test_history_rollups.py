@@ -196,6 +196,19 @@ class TestRollups(RollupAssertions, HaTestCommon):
         self.Rollup._cron_purge_expired()
         self.assertFalse(self.stored(self.sensor.id, "5minute"))
         self.assertEqual(self.stored(self.sensor.id, "hour"), before["hour"])
+        # A chart fine enough for 5-minute statistics draws the hourly ones where those are
+        # gone.
+        series = self.env["ha.entity.history"]._api_series(
+            self.sensor, start, start + timedelta(days=10), 2000
+        )[0]
+        self.assertEqual(series["resolution"], "5minute")
+        self.assertEqual(
+            [(point["t"], point["min"], point["max"], point["avg"]) for point in series["points"]],
+            [
+                (f"{hour.isoformat()}Z", *before["hour"][hour][:3])
+                for hour in sorted(before["hour"])
+            ],
+        )
 
     def test_stopping_recording_ends_the_statistics(self):
         rows = random_states(random.Random(4), self.start, 50)
