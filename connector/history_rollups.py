@@ -122,19 +122,15 @@ FIVE_MINUTE_SQL = f"""
 """
 
 
-def mark_buckets(cr, marks):
-    """Mark (entity id, naive UTC datetime) pairs for recomputation (the job picks them up)."""
-    if not marks:
-        return
-    cr.execute(
-        f"""
-        INSERT INTO ha_entity_history_rollup_mark (entity_id, bucket)
-        SELECT DISTINCT entity_id, {sql_floor("at", FIVE_MINUTES)}
-          FROM unnest(%s::int[], %s::timestamp[]) AS mark(entity_id, at)
-        ON CONFLICT (entity_id, bucket) DO UPDATE SET bucket = EXCLUDED.bucket WHERE FALSE
-        """,
-        ([entity for entity, _at in marks], [at for _entity, at in marks]),
-    )
+_COLUMNS = (
+    "(entity_id, instance_id, period, start, minimum, maximum, mean, state_count, seconds, source)"
+)
+# Recomputed periods replace what is stored, imported ones included.
+_UPSERT = """
+    ON CONFLICT (entity_id, period, start) DO UPDATE SET
+        minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum, mean = EXCLUDED.mean,
+        state_count = EXCLUDED.state_count, seconds = EXCLUDED.seconds, source = EXCLUDED.source
+"""
 
 
 def closed_until(now):
@@ -203,22 +199,10 @@ def roll_up_entities(cr, entity_ids, until):
         "t0": [spans[entity_id][0] for entity_id in ids],
         "t1": [spans[entity_id][1] for entity_id in ids],
     }
-    cr.execute(
-        """
-        DELETE FROM ha_entity_history_rollup rollup
-         USING unnest(%(ids)s::int[], %(t0)s::timestamp[], %(t1)s::timestamp[])
-               AS span(entity_id, t0, t1)
-         WHERE rollup.entity_id = span.entity_id AND rollup.period = '5minute'
-           AND rollup.source = 'odoo'
-           AND rollup.start >= span.t0 AND rollup.start < span.t1
-        """,
-        params,
-    )
+    _delete_own(cr, "5minute", params)
     cr.execute(
         f"""
-        INSERT INTO ha_entity_history_rollup
-            (entity_id, instance_id, period, start, minimum, maximum, mean, state_count, seconds,
-             source)
+        INSERT INTO ha_entity_history_rollup {_COLUMNS}
         SELECT computed.entity_id, entity.instance_id, '5minute', computed.bucket,
                computed.minimum, computed.maximum, computed.mean, computed.state_count,
                computed.seconds,
@@ -226,10 +210,7 @@ def roll_up_entities(cr, entity_ids, until):
           FROM ({FIVE_MINUTE_SQL}) AS computed(
               entity_id, bucket, minimum, maximum, mean, state_count, seconds)
           JOIN ha_entity entity ON entity.id = computed.entity_id
-        ON CONFLICT (entity_id, period, start) DO UPDATE SET
-            minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum, mean = EXCLUDED.mean,
-            state_count = EXCLUDED.state_count, seconds = EXCLUDED.seconds,
-            source = EXCLUDED.source
+        {_UPSERT}
         """,
         params,
     )
@@ -246,6 +227,22 @@ def roll_up_entities(cr, entity_ids, until):
     return written
 
 
+def _delete_own(cr, period, spans):
+    """Delete the ``period`` statistics Odoo computed within ``spans`` (ids, t0, t1): those the
+    recomputation does not produce again must not stay."""
+    cr.execute(
+        """
+        DELETE FROM ha_entity_history_rollup rollup
+         USING unnest(%(ids)s::int[], %(t0)s::timestamp[], %(t1)s::timestamp[])
+               AS span(entity_id, t0, t1)
+         WHERE rollup.entity_id = span.entity_id AND rollup.period = %(period)s
+           AND rollup.source = 'odoo'
+           AND rollup.start >= span.t0 AND rollup.start < span.t1
+        """,
+        dict(spans, period=period),
+    )
+
+
 def _roll_up_hours(cr, params):
     """The hours the 5-minute spans touch, from their 5-minute rows (whatever their source)."""
     hours = {
@@ -253,22 +250,10 @@ def _roll_up_hours(cr, params):
         "t0": [floor_time(t0, HOUR) for t0 in params["t0"]],
         "t1": params["t1"],
     }
-    cr.execute(
-        """
-        DELETE FROM ha_entity_history_rollup rollup
-         USING unnest(%(ids)s::int[], %(t0)s::timestamp[], %(t1)s::timestamp[])
-               AS span(entity_id, t0, t1)
-         WHERE rollup.entity_id = span.entity_id AND rollup.period = 'hour'
-           AND rollup.source = 'odoo'
-           AND rollup.start >= span.t0 AND rollup.start < span.t1
-        """,
-        hours,
-    )
+    _delete_own(cr, "hour", hours)
     cr.execute(
         f"""
-        INSERT INTO ha_entity_history_rollup
-            (entity_id, instance_id, period, start, minimum, maximum, mean, state_count, seconds,
-             source)
+        INSERT INTO ha_entity_history_rollup {_COLUMNS}
         SELECT rollup.entity_id, min(rollup.instance_id), 'hour',
                {sql_floor("rollup.start", HOUR)} AS hour,
                min(rollup.minimum), max(rollup.maximum),
@@ -282,10 +267,7 @@ def _roll_up_hours(cr, params):
            AND rollup.start < {sql_floor("span.t1 - interval '1 microsecond'", HOUR)}
                               + interval '{HOUR} seconds'
       GROUP BY rollup.entity_id, hour
-        ON CONFLICT (entity_id, period, start) DO UPDATE SET
-            minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum, mean = EXCLUDED.mean,
-            state_count = EXCLUDED.state_count, seconds = EXCLUDED.seconds,
-            source = EXCLUDED.source
+        {_UPSERT}
         """,
         hours,
     )
