@@ -10,6 +10,7 @@ from ..connector.history_rollups import (
     HOUR,
     PERIOD_SECONDS,
     floor_time,
+    without_jit,
 )
 from .res_config_settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
 
@@ -183,6 +184,7 @@ class HaEntityHistory(models.Model):
         bucket_s = max((end - start).total_seconds() / max_points, 1.0)
         self.flush_model()
         self.env["ha.entity.history.rollup"].flush_model()
+        without_jit(self.env.cr)
         series = []
         for entity in entities:
             item = {
