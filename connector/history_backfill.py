@@ -414,15 +414,25 @@ class HistoryBackfill:
                 window_start = start
                 while window_start < end:
                     window_end = min(window_start + window, end)
-                    result = await self.client.command(
-                        statistics_request(
-                            [entity_id for _id, entity_id, _unit in chunk],
-                            period,
-                            window_start,
-                            window_end,
-                        ),
-                        timeout_s=REQUEST_TIMEOUT_S,
-                    )
+                    try:
+                        result = await self.client.command(
+                            statistics_request(
+                                [entity_id for _id, entity_id, _unit in chunk],
+                                period,
+                                window_start,
+                                window_end,
+                            ),
+                            timeout_s=REQUEST_TIMEOUT_S,
+                        )
+                    except errors.CommandFailed as error:
+                        # A Home Assistant without the recorder (or one that refuses the
+                        # request) has no statistics to give: the states' backfill goes on.
+                        _logger.info(
+                            "Home Assistant statistics of instance %s not imported: %s",
+                            self.instance_id,
+                            error,
+                        )
+                        return stored
                     rows = rows_from_statistics(result, chunk, self.instance_id, period)
                     stored += await self._in_transaction(store_statistics, rows)
                     window_start = window_end

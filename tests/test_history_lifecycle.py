@@ -1,5 +1,6 @@
 """History lifecycle: which entities record, backfill from Home Assistant's recorder, retention."""
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -11,6 +12,8 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..connector import history_backfill
+from ..connector.history_backfill import HistoryBackfill
 from ..connector.history_rollups import closed_until
 from ..hass import errors
 from ..models import ha_entity_history
@@ -638,3 +641,37 @@ class TestHistoryBackfill(RollupAssertions, ConnectorCase):
     def _remove_state(self, entity_id):
         with contextlib.suppress(errors.CommandFailed):  # 404: already gone
             self.rest.request("DELETE", f"/api/states/{entity_id}")
+
+
+@tagged("post_install", "-at_install")
+class TestStatisticsImportRefused(HaTestCommon):
+    """A Home Assistant without the recorder's statistics answers unknown_command: the import
+    gives up quietly and the states' backfill goes on (a real HA with a recorder always has
+    the command, so a stand-in client refuses it here)."""
+
+    def test_a_refused_statistics_request_does_not_stop_the_backfill(self):
+        class RefusingClient:
+            requests = []
+
+            async def command(self, message, timeout_s=None):
+                self.requests.append(message["type"])
+                raise errors.CommandFailed("unknown_command", f"Unknown command {message['type']}.")
+
+        async def in_thread(function, *args):
+            return function(*args)
+
+        backfill = HistoryBackfill(
+            self.instance.id, RefusingClient(), None, in_thread, wait_snapshot=None
+        )
+        backfill._in_transaction = lambda function, *args: in_thread(function, self.env.cr, *args)
+        entities = [(self.sensor_outside.id, self.sensor_outside.entity_id, "°C")]
+        with (
+            patch.object(history_backfill._logger, "info") as info,
+            patch.object(history_backfill._logger, "warning") as warning,
+        ):
+            stored = asyncio.run(backfill.import_statistics(entities, datetime.now(UTC)))
+        self.assertEqual(stored, 0)
+        self.assertEqual(RefusingClient.requests, ["recorder/statistics_during_period"])
+        self.assertFalse(warning.called)
+        self.assertEqual(info.call_count, 1)
+        self.assertIn("not imported", info.call_args.args[0])
