@@ -384,6 +384,34 @@ class DirectHA:
         self.thread.join(5)
 
 
+class RollUpJob:
+    """The history statistics' cron job (``_cron_roll_up``), called every ``interval_s`` on a
+    thread of its own while the benchmark runs, each call in a committed transaction as the
+    cron does it: the roll-up's reads and mark deletions then overlap the writer's flushes."""
+
+    def __init__(self, registry, interval_s):
+        self.registry = registry
+        self.interval_s = interval_s
+        self.calls = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-roll-up", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(self.interval_s):
+            started = time.perf_counter()
+            with self.registry.cursor() as cr:
+                written = api.Environment(cr, SUPERUSER_ID, {})[
+                    "ha.entity.history.rollup"
+                ]._cron_roll_up()
+                cr.commit()
+            self.calls.append(((time.perf_counter() - started) * 1000, written))
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(60)
+
+
 # The benchmark ------------------------------------------------------------------------------
 
 
@@ -396,6 +424,7 @@ class ConnectorBench:
         self.instance_id = None
         self.supervisor = None
         self.observer = None
+        self.roll_up_job = None
         self.users = None
         self.bench_entity_ids = set()
         self.next_value = 1
@@ -472,6 +501,8 @@ class ConnectorBench:
         print(f"Instance {self.instance_id} connected; {len(rows)} bench sensors in Odoo")
         if self.args.machines:
             self.create_machines(sorted(self.bench_entity_ids)[: self.args.machines])
+        if self.args.roll_up_every:
+            self.roll_up_job = RollUpJob(self.registry, self.args.roll_up_every)
 
     def create_machines(self, sensor_ids):
         """Monitored machines on bench sensors: every change of theirs (rising values, always
@@ -498,6 +529,8 @@ class ConnectorBench:
                 stack.callback(self.delete_records, "ha.instance", [self.instance_id])
             if self.supervisor is not None:
                 stack.callback(self.supervisor.stop)
+            if self.roll_up_job is not None:
+                stack.callback(self.roll_up_job.stop)
             if self.observer is not None:
                 stack.callback(self.observer.stop)
 
@@ -789,6 +822,16 @@ class ConnectorBench:
                 "Assistant, this process (the connector), PostgreSQL, the load generator.",
             ):
                 print(f"  {line}")
+        if self.roll_up_job is not None:
+            durations = [duration for duration, _written in self.roll_up_job.calls]
+            spread = percentiles(durations)
+            print()
+            print(
+                f"History roll-up job every {self.args.roll_up_every:g} s during the runs:"
+                f" {len(durations)} calls,"
+                f" {sum(written for _d, written in self.roll_up_job.calls)} 5-minute rows written,"
+                f" call p50 {fmt(spread['p50']).strip()} ms max {fmt(spread['max']).strip()} ms"
+            )
         ws_call = self.results.get("ws_call")
         if ws_call:
             print()
@@ -854,6 +897,14 @@ def parse_args():
         type=int,
         default=0,
         help="monitor this many bench sensors as machines (usage sessions) during ingest",
+    )
+    parser.add_argument(
+        "--roll-up-every",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="run the history statistics' cron job (_cron_roll_up) this often during the runs"
+        " (default: never; the cron runs every 5 minutes)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     return parser.parse_known_args()

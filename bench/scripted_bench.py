@@ -20,6 +20,11 @@ Measured, each with a fresh ``ha.instance`` hosted in this process by
         ``last_updated`` and sensors record history) divided by the time from the first diff
         sent to the last row committed. Lost finals: sensors whose ``ha.entity.state`` is not
         the last value sent.
+    Paced ingest (``--paced``, off by default)
+        For each rate R: R diffs/s for ``--paced-seconds`` over ``--sensors`` sensors, on the
+        scripted server's schedule. Missing: diffs without a history row; lost finals as above;
+        latency from each diff's ``last_updated`` (the scripted server's clock when it sent it)
+        to the commit of its row as another session sees it (``connector_bench.Observer``).
     Initial sync
         For each ``--sizes`` N: from the supervisor's start to the instance being "connected"
         (written once the snapshot is committed) with N active ``ha.entity`` rows.
@@ -66,6 +71,8 @@ TARGETS = {
 def _load(name, path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    # Registered, so that a spawned process can unpickle its functions (the Observer's).
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -74,12 +81,35 @@ def _load(name, path):
 common = _load("connector_bench", ADDON_DIR / "bench" / "connector_bench.py")
 
 
-class ScriptedProcess:
-    """``tests/scripted_ha.py`` in a process of its own, driven over its stdin/stdout."""
+# ``tests/scripted_ha.py``'s command loop with a rate: "stream <count> <rate>" sends <count>
+# diffs at <rate> per second (its own loop takes no rate). argv: the module's path, entities.
+PACED_SERVER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("scripted_ha", sys.argv[1])
+scripted = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(scripted)
+server = scripted.ScriptedHA(scripted.make_sensors(int(sys.argv[2]))).start()
+print(f"url {server.url} token {server.token}", flush=True)
+for line in sys.stdin:
+    command, *rest = line.split()
+    if command == "stream":
+        seconds = server.stream(int(rest[0]), rate=float(rest[1]))
+        print(f"streamed {rest[0]} {seconds:.6f}", flush=True)
+    elif command == "quit":
+        break
+server.stop()
+"""
 
-    def __init__(self, entities):
+
+class ScriptedProcess:
+    """``tests/scripted_ha.py`` in a process of its own, driven over its stdin/stdout;
+    ``paced``: its ``stream`` command takes a rate (``PACED_SERVER``)."""
+
+    def __init__(self, entities, paced=False):
         self.process = subprocess.Popen(
-            [sys.executable, str(SCRIPTED_HA), "--entities", str(entities)],
+            [sys.executable, "-c", PACED_SERVER, str(SCRIPTED_HA), str(entities)]
+            if paced
+            else [sys.executable, str(SCRIPTED_HA), "--entities", str(entities)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -122,6 +152,8 @@ class ScriptedBench:
             for size in self.args.sizes:
                 self.results.setdefault("sync", []).append(self.measure_sync(size))
             self.measure_ceiling()
+            for rate in self.args.paced:
+                self.results.setdefault("paced", []).append(self.measure_paced(rate))
         self.results["load_average_at_end"] = os.getloadavg()
         self.print_report()
         if self.args.json:
@@ -129,8 +161,8 @@ class ScriptedBench:
 
     # Set-up ------------------------------------------------------------------------------
 
-    def server(self, entities):
-        server = ScriptedProcess(entities)
+    def server(self, entities, paced=False):
+        server = ScriptedProcess(entities, paced)
         self._cleanups.callback(server.stop)
         return server
 
@@ -231,6 +263,64 @@ class ScriptedBench:
             "odoo_cpu_percent": 100 * cpu_used / elapsed,
         }
         supervisor.stop()
+
+    def measure_paced(self, rate):
+        sensors, count = self.args.sensors, round(rate * self.args.paced_seconds)
+        print(f"Paced: {count} diffs at {rate:g}/s over {sensors} sensors ...")
+        server = self.server(sensors, paced=True)
+        (instance_id,) = self.create_instances(server, 1)
+        # Listening before the instance's first flush: see connector_bench.CommitClock.
+        observer = common.Observer(self.dbname, instance_id)
+        self._cleanups.callback(observer.stop)
+        supervisor = self.host([instance_id])
+        self.wait_connected([instance_id], sensors)
+        time.sleep(1.0)  # the backfill of the new sensors, which is not what is measured
+        observer.collect()
+        first_row = common.query(
+            self.registry, "SELECT COALESCE(max(id), 0) FROM ha_entity_history"
+        )[0][0]
+        flushes_before = supervisor.connectors[instance_id].writer.flush_count
+        roll_up_job = None
+        if self.args.roll_up_every:
+            roll_up_job = common.RollUpJob(self.registry, self.args.roll_up_every)
+            self._cleanups.callback(roll_up_job.stop)
+        _word, _count, sent_s = server.command(f"stream {count} {rate}")
+        stored, samples = 0, []
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline and (stored < count or len(samples) < stored):
+            stored = common.query(
+                self.registry,
+                "SELECT count(*) FROM ha_entity_history WHERE instance_id = %s AND id > %s",
+                (instance_id, first_row),
+            )[0][0]
+            samples += [sample for sample in observer.collect() if sample[0] > first_row]
+            time.sleep(POLL_INTERVAL_S)
+        states = dict(
+            common.query(
+                self.registry,
+                "SELECT entity_id, state FROM ha_entity WHERE instance_id = %s",
+                (instance_id,),
+            )
+        )
+        last_value = {f"sensor.s_{n % sensors}": str(10**6 + n) for n in range(count)}
+        flushes = supervisor.connectors[instance_id].writer.flush_count - flushes_before
+        if roll_up_job is not None:
+            roll_up_job.stop()
+        supervisor.stop()
+        return {
+            "rate": rate,
+            "changes": count,
+            "sent_per_s": count / float(sent_s),
+            "stored": stored,
+            "missing": count - stored,
+            "lost_finals": sum(1 for eid, value in last_value.items() if states.get(eid) != value),
+            "flushes": flushes,
+            "latency_ms": common.percentiles(
+                [(seen - changed) * 1000 for _h, _e, changed, seen in samples]
+            ),
+            "timed_rows": len(samples),
+            "roll_up_calls_ms": [] if roll_up_job is None else roll_up_job.calls,
+        }
 
     def measure_sync(self, size):
         print(f"Initial sync of {size} entities ...")
@@ -337,6 +427,45 @@ class ScriptedBench:
                 None,
             )
         )
+        for paced in r.get("paced", ()):
+            latency = paced["latency_ms"]
+            rows.append(
+                (
+                    f"Paced {paced['rate']:g}/s ({paced['changes']} diffs): missing / lost finals",
+                    f"{paced['missing']} / {paced['lost_finals']}",
+                    "0 / 0",
+                    not paced["missing"] and not paced["lost_finals"],
+                )
+            )
+            rows.append(
+                (
+                    "  latency p50/p99/max, diff's last_updated -> commit",
+                    f"{latency['p50'] or 0:.0f} / {latency['p99'] or 0:.0f}"
+                    f" / {latency['max'] or 0:.0f} ms",
+                    "",
+                    None,
+                )
+            )
+            rows.append(
+                (
+                    "  sent/s / flushes / rows timed",
+                    f"{paced['sent_per_s']:.0f} / {paced['flushes']} / {paced['timed_rows']}",
+                    "",
+                    None,
+                )
+            )
+            calls = paced["roll_up_calls_ms"]
+            if calls:
+                rows.append(
+                    (
+                        f"  roll-up job every {self.args.roll_up_every:g} s: calls / 5-min rows"
+                        " / longest",
+                        f"{len(calls)} / {sum(written for _ms, written in calls)}"
+                        f" / {max(ms for ms, _written in calls):.0f} ms",
+                        "",
+                        None,
+                    )
+                )
         for sync in r["sync"]:
             target = TARGETS["sync_10000"] if sync["entities"] >= 10_000 else None
             rows.append(
@@ -412,6 +541,21 @@ def parse_args():
     parser.add_argument("--instances", type=int, default=5, help="connections for the memory")
     parser.add_argument("--memory-entities", type=int, default=1000, help="entities each")
     parser.add_argument("--pings", type=int, default=200, help="ws_call round trips measured")
+    parser.add_argument(
+        "--paced",
+        default="",
+        type=lambda text: [float(rate) for rate in text.split(",") if rate],
+        help="also stream at these rates (diffs/s), measuring latency (default: none)",
+    )
+    parser.add_argument("--paced-seconds", type=float, default=10.0, help="seconds per rate")
+    parser.add_argument(
+        "--roll-up-every",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="during the paced runs, run the history statistics' cron job (_cron_roll_up) this"
+        " often (default: never; the cron runs every 5 minutes)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     return parser.parse_known_args()
 
