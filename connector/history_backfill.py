@@ -9,7 +9,10 @@ instance's connection then asks HA for those entities' states of the last
 states. Rows are unique per (entity, HA ``last_updated``), so backfill and live writes never
 double a state, whichever lands first. The flag is cleared per entity once its period is
 written; a backfill cut short (connection lost, PostgreSQL down) resumes on the next
-connection.
+connection. Before the states, HA's own hourly and 5-minute statistics of the time before the
+backfill (``history_statistics_import_days``) are imported as ``ha.entity.history.rollup``
+rows, so long-range charts have a past at once; a HA without them leaves the states' backfill
+running.
 
 Every (re)connection also fills the gap: states HA recorded while the instance had no
 connection (HA or Odoo down, a takeover, a flush lost with PostgreSQL) are fetched for every
