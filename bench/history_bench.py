@@ -632,7 +632,8 @@ class HistoryBench:
             )
             cr.commit()
         self.delete_records("ha.instance", [self.instance_id])
-        # The bench rows are the table's newest: VACUUM gives their space back.
+        # The bench rows are the table's newest: VACUUM gives the table's space back (not
+        # the indexes': later rows reuse their pages).
         self.vacuum_analyze("ha_entity_history", "ha_entity_history_rollup")
         print(f"  done in {time.monotonic() - started:.0f} s")
 
