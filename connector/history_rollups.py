@@ -38,7 +38,8 @@ FIVE_MINUTES = 300
 HOUR = 3600
 PERIOD_SECONDS = {"5minute": FIVE_MINUTES, "hour": HOUR}
 
-# States that make an entity a timeline rather than a curve; their rows are not rolled up.
+# States that make an entity a timeline rather than a curve; not rolled up. The keys of
+# ha_entity_history.BINARY_STATE_VALUES (that module imports this one, so they are spelled out).
 TIMELINE_STATES = ("on", "off")
 
 # A bucket is rolled up once it closed this long ago, so the writer's rows of its last
@@ -74,7 +75,7 @@ MARK_INSERTED_SQL = f"""
     ON CONFLICT (entity_id, bucket) DO UPDATE SET bucket = EXCLUDED.bucket WHERE FALSE
 """
 
-_VALUE = "CASE WHEN h.is_numeric AND h.state NOT IN ('on', 'off') THEN h.num_value END"
+_VALUE = f"CASE WHEN h.is_numeric AND h.state NOT IN {TIMELINE_STATES!r} THEN h.num_value END"
 
 # 5-minute pieces of the entities' raw rows over the spans (entity, t0, t1): per bucket, the
 # numeric states in force, weighted by the seconds they were. The state in force at t0 (the
