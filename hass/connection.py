@@ -72,6 +72,23 @@ CLOSE_CODE_MESSAGE_TOO_BIG = 1009
 # The websockets this process opened, for _release_inherited_sockets.
 _open_websockets = weakref.WeakSet()
 
+# How much of a refused redirect's Location an error message quotes.
+MAX_QUOTED_LOCATION_CHARS = 200
+
+
+class _ConnectWithoutRedirects(websocket_connect):
+    """websockets' ``connect`` that fails on a 3xx answer to the upgrade instead of following it.
+
+    The access token goes out in the first message after the upgrade, so a followed
+    redirect would hand it to whatever server the ``Location`` names. Only the URL the
+    administrator configured gets it, as in rest.py (``allow_redirects=False``).
+    ``process_redirect`` is the hook websockets' asyncio client (13.1 and later) asks
+    whether to follow; returning the error itself makes ``connect`` raise it.
+    """
+
+    def process_redirect(self, exc):
+        return exc
+
 
 class HAConnection:
     """An authenticated session; create it with ``await HAConnection.connect(url, token)``."""
@@ -408,7 +425,7 @@ async def _open_websocket(url, endpoint, max_frame_bytes, open_timeout_s, verify
         context.verify_mode = ssl.CERT_NONE
         options["ssl"] = context
     try:
-        websocket = await websocket_connect(
+        websocket = await _ConnectWithoutRedirects(
             endpoint,
             max_size=max_frame_bytes,
             ping_interval=None,
@@ -427,6 +444,13 @@ def _open_failure(error, url, endpoint, open_timeout_s):  # noqa: PLR0911 (one c
     """The typed error, with a one-line message, for a failed websocket opening."""
     if isinstance(error, InvalidStatus):
         status = error.response.status_code
+        if 300 <= status < 400:
+            location = error.response.headers.get("Location", "")[:MAX_QUOTED_LOCATION_CHARS]
+            return CannotConnect(
+                f"cannot connect to {url}: it answered HTTP {status} to {location or '?'} "
+                "(a redirect, not followed so that the access token only goes to this URL; "
+                "enter the final address instead)"
+            )
         if status >= 500:
             return CannotConnect(f"cannot reach {url}: HTTP {status}")
         return NotHomeAssistant(

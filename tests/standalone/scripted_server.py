@@ -20,6 +20,7 @@ hands every other command to ``on_command(session, message)``.
 import asyncio
 import contextlib
 import json
+from http import HTTPStatus
 
 from websockets.asyncio.server import serve
 
@@ -148,3 +149,42 @@ class ScriptedServer:
         session = ScriptedSession(self, websocket)
         self.sessions.append(session)
         await self.script(session)
+
+
+class RedirectingServer:
+    """Answers every websocket upgrade with an HTTP redirect (a moved or hostile proxy).
+
+    ``requests`` counts the upgrade requests it answered.
+    """
+
+    def __init__(self, location, *, status=HTTPStatus.FOUND):
+        self.location = location
+        self.status = status
+        self.requests = 0
+        self.port = 0
+        self._server = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self):
+        self._server = await serve(
+            self._never_upgraded, "127.0.0.1", 0, process_request=self._redirect
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    def _redirect(self, connection, request):
+        self.requests += 1
+        response = connection.respond(self.status, "Moved\n")
+        response.headers["Location"] = self.location
+        return response
+
+    async def _never_upgraded(self, websocket):
+        raise AssertionError("a redirecting server never upgrades a connection")
