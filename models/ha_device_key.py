@@ -7,6 +7,13 @@ limited to this addon's routes and Odoo's ``/websocket`` (``ir.http``); every se
 with a key is recorded, so removing the key (here, or from the user's Account Security
 page) deletes those sessions: the next request is refused and the open socket is closed at
 its next notification.
+
+A device-key session is the app, not the person: over Odoo's bus it joins only the Home
+Assistant channels of its user (models/ir_websocket.py), never mail, Discuss, presence or the
+partner channel. Its channel list also names its key, and every dispatch to that socket
+checks that the key is still there and not expired (``bus.bus._poll``): the socket closes at
+its next notification however the key went away (removed here, from Account Security, or
+expired and deleted by Odoo's own clean-up, which deletes with SQL and calls no ``unlink``).
 """
 
 import logging
@@ -14,7 +21,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessDenied
-from odoo.http import root
+from odoo.http import SessionExpiredException, root
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT, check_identity
 
@@ -25,6 +32,29 @@ CREDENTIAL_TYPE = "odoo_ha_addon_device_key"
 # Session key naming the device key a session was opened with.
 SESSION_DEVICE_KEY = "odoo_ha_addon_device_key_id"
 DEFAULT_KEY_DAYS = 90
+# Subchannel naming a device key in its sessions' bus channel list; nothing is sent on it.
+DEVICE_KEY_SUBCHANNEL = "odoo_ha_addon_device_key"
+
+
+def session_device_key_id(session):
+    """The id of the device key ``session`` was opened with; None for any other session."""
+    return session.get(SESSION_DEVICE_KEY) if session else None
+
+
+def device_key_channel(env, key_id):
+    return (env["res.users.apikeys"].browse(key_id), DEVICE_KEY_SUBCHANNEL)
+
+
+def _channel_key_ids(channels):
+    """The device keys named in ``channels`` (as the bus keeps them, with the database)."""
+    return [
+        channel[2]
+        for channel in channels
+        if isinstance(channel, (tuple, list))
+        and len(channel) == 4
+        and channel[1] == "res.users.apikeys"
+        and channel[3] == DEVICE_KEY_SUBCHANNEL
+    ]
 
 
 class ResUsers(models.Model):
@@ -80,6 +110,21 @@ class ResUsersApikeys(models.Model):
         return self.remove()
 
 
+class BusBus(models.Model):
+    _inherit = "bus.bus"
+
+    @api.model
+    def _poll(self, channels, last=0, ignore_ids=None):
+        # Every dispatch to a socket (and every peek) of a device-key session passes here.
+        apikeys = self.env["res.users.apikeys"]
+        for key_id in _channel_key_ids(channels):
+            if not apikeys._ha_device_key_exists(key_id):
+                raise SessionExpiredException(
+                    self.env._("This device key was revoked or has expired.")
+                )
+        return super()._poll(channels, last, ignore_ids)
+
+
 class HaDeviceSession(models.Model):
     """A session opened with a device key, so that removing the key ends it."""
 
@@ -108,9 +153,32 @@ class HaDeviceSession(models.Model):
         )
         sessions.unlink()
 
+    @api.autovacuum
+    def _gc_sessions_of_gone_keys(self):
+        """End the sessions of keys that expired or were deleted without ``unlink`` (Odoo's
+        own clean-up of expired keys deletes them with SQL)."""
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT session.key_id
+              FROM ha_device_session session
+              LEFT JOIN res_users_apikeys apikey
+                ON apikey.id = session.key_id
+               AND (apikey.expiration_date IS NULL
+                    OR apikey.expiration_date >= now() at time zone 'utc')
+             WHERE apikey.id IS NULL
+            """
+        )
+        key_ids = [key_id for (key_id,) in self.env.cr.fetchall()]
+        if key_ids:
+            self._revoke_keys(key_ids)
+
 
 class HaDeviceKeyWizard(models.TransientModel):
-    """Connect an outside app: make a device key, shown once."""
+    """Connect an outside app: name the device and choose the expiry, then make the key.
+
+    The key itself is never stored: like Odoo's own API keys, it is handed to a form of the
+    non-stored ``ha.device.key.show`` through the action's context, and this row is deleted.
+    A record rule keeps each row to the user who made it."""
 
     _name = "ha.device.key.wizard"
     _description = "Connect an Outside App"
@@ -123,22 +191,31 @@ class HaDeviceKeyWizard(models.TransientModel):
         default=lambda self: fields.Datetime.now() + timedelta(days=DEFAULT_KEY_DAYS),
         help="Odoo limits how long your keys may live (Settings, Users, Groups).",
     )
-    key = fields.Char(readonly=True)
 
     @check_identity
     def action_make_key(self):
         self.ensure_one()
-        if self.key:
-            raise AccessDenied(_("This key was already shown."))
-        self.key = self.env["res.users.apikeys"]._generate(
-            DEVICE_KEY_SCOPE, self.name, self.expiration_date
-        )
+        name, expiration_date = self.name, self.expiration_date
+        key = self.env["res.users.apikeys"]._generate(DEVICE_KEY_SCOPE, name, expiration_date)
+        self.unlink()
         return {
             "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
+            "res_model": "ha.device.key.show",
             "view_mode": "form",
-            "views": [(self.env.ref("odoo_ha_addon.ha_device_key_wizard_view_key").id, "form")],
+            "views": [(self.env.ref("odoo_ha_addon.ha_device_key_show_view_form").id, "form")],
             "target": "new",
             "name": _("Your device key"),
+            "context": {"default_key": key, "default_name": name},
         }
+
+
+class HaDeviceKeyShow(models.AbstractModel):
+    """The made key, shown once: a form with no table behind it (as ``res.users.apikeys.show``)."""
+
+    _name = "ha.device.key.show"
+    _description = "Your Device Key"
+
+    # The form's onchange needs an id to return the default values.
+    id = fields.Id()
+    name = fields.Char(string="Device", readonly=True)
+    key = fields.Char(readonly=True)

@@ -121,8 +121,12 @@ class HaInstance(models.Model):
     last_event_at = fields.Datetime(
         string="Last Event", readonly=True, copy=False, help="When the last state change arrived."
     )
-    ha_version = fields.Char(string="Home Assistant Version", readonly=True, copy=False)
-    entity_count = fields.Integer(readonly=True, copy=False)
+    # What the server runs and holds is for Home Assistant users, not for people a share
+    # grants a few entities.
+    ha_version = fields.Char(
+        string="Home Assistant Version", readonly=True, copy=False, groups=USER_GROUP
+    )
+    entity_count = fields.Integer(readonly=True, copy=False, groups=USER_GROUP)
     last_error = fields.Text(readonly=True, copy=False, groups=USER_GROUP)
     # Part of the bus channel of all this instance's entities; raised when someone loses
     # manager access (see ha.realtime.update).
@@ -190,7 +194,9 @@ class HaInstance(models.Model):
         instances = super().create(vals_list)
         instances._notify_connection_change("reload")
         # Managers' open sessions join the new instance's channel.
-        self.env.ref(MANAGER_GROUP)._bus_send(ACCESS_CHANGED, {})
+        realtime = self.env["ha.realtime.update"]
+        for manager in self.env.ref(MANAGER_GROUP).sudo().users:
+            realtime._notify_user(manager, ACCESS_CHANGED, {})
         return instances
 
     def write(self, vals):

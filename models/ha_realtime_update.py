@@ -47,7 +47,7 @@ INSTANCE_STATUS_FIELDS = (
     "last_error",
 )
 # Status fields for Home Assistant users only (ha.instance field groups): not sent to shares.
-USER_ONLY_STATUS_FIELDS = ("last_error",)
+USER_ONLY_STATUS_FIELDS = ("ha_version", "entity_count", "last_error")
 MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
 USER_GROUP = "odoo_ha_addon.group_ha_user"
 SCOPE_PREFIXES = {
@@ -55,6 +55,12 @@ SCOPE_PREFIXES = {
     "ha.entity.group": "ha_group",
     "ha.entity.share": "ha_share",
 }
+
+
+def user_channel(user):
+    """The channel of ``user``'s own Home Assistant events (instance switched, access
+    changed): every session of the user joins it, browser tabs and device-key apps alike."""
+    return (user, "odoo_ha_addon")
 
 
 def scope_channel(scope):
@@ -200,8 +206,8 @@ class HaRealtimeUpdate(models.AbstractModel):
 
     @api.model
     def _notify_user(self, user, notification_type, payload):
-        """Send ``payload`` to the browser tabs of ``user`` only."""
-        user._bus_send(notification_type, payload)
+        """Send ``payload`` to the sessions of ``user`` only (browser tabs and outside apps)."""
+        self.env["bus.bus"]._sendone(user_channel(user), notification_type, payload)
 
     def _send_to_instance_scopes(self, instance, notification_type, payload, shares=None):
         """Instance-level facts (status, reload) go to the instance's scope and to every scope
@@ -296,6 +302,14 @@ class HaRealtimeUpdate(models.AbstractModel):
     @api.model
     def _user_channels(self, user):
         return [scope_channel(scope) for scope in self._user_scopes(user)]
+
+    @api.model
+    def _session_channels(self, user):
+        """The Home Assistant channels a session of ``user`` joins: the user's own and the
+        user's scopes."""
+        if not user or user._is_public():
+            return []
+        return [user_channel(user), *self._user_channels(user)]
 
     @api.model
     def _channels_version(self, user):

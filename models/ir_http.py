@@ -22,6 +22,8 @@ class IrHttp(models.AbstractModel):
         # session file is then still there, the key is not.
         if not request.env["res.users.apikeys"].sudo()._ha_device_key_exists(key_id):
             request.session.logout(keep_db=True)
-            raise SessionExpiredException(request.env._("This device key was revoked."))
+            raise SessionExpiredException(
+                request.env._("This device key was revoked or has expired.")
+            )
         if not request.httprequest.path.startswith(DEVICE_PATH_PREFIXES):
             raise AccessDenied(request.env._("A device key opens the Home Assistant API only."))

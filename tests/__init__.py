@@ -6,6 +6,7 @@ from . import (
     test_connection,
     test_connector,
     test_dashboard,
+    test_device_key_security,
     test_device_keys,
     test_domain_controls,
     test_entity_data_routes,

@@ -14,8 +14,11 @@ from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import Registry
 from odoo.tests import HttpCase, get_db_name, new_test_user
 
+from odoo.addons.bus.models.bus import channel_with_db, json_dump
+
 from .. import connector
 from ..hass.rest import HARestClient
+from ..models.ha_realtime_update import user_channel
 from .common import _running_ha_server
 
 API = "/odoo_ha_addon"
@@ -173,10 +176,10 @@ class ApiCase(HttpCase):
         self.authenticate(user.login, user.login)
 
     def bus_payloads(self, user, notification_type, after_id):
-        channel = json.dumps([self.env.cr.dbname, "res.partner", user.partner_id.id])
+        channel = json_dump(channel_with_db(self.env.cr.dbname, user_channel(user)))
         self.env.cr.execute(
             "SELECT message FROM bus_bus WHERE id > %s AND channel = %s ORDER BY id",
-            (after_id, channel.replace(" ", "")),
+            (after_id, channel),
         )
         messages = [json.loads(message) for (message,) in self.env.cr.fetchall()]
         return [m["payload"] for m in messages if m["type"] == notification_type]

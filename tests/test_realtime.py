@@ -13,6 +13,7 @@ from ..models.ha_realtime_update import (
     INSTANCE_STATUS,
     REGISTRY_CHANGED,
     scope_channel,
+    user_channel,
 )
 from .common import HaTestCommon
 
@@ -101,7 +102,7 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         )
         # A group nobody belongs to costs no row; nothing goes to people directly.
         self.assertFalse(self._bus_rows(scope_channel(self.group_empty)))
-        self.assertFalse(self._bus_rows(self.user_member.partner_id))
+        self.assertFalse(self._bus_rows(user_channel(self.user_member)))
         self.assertFalse(self._bus_rows(self.instance))
 
     def test_an_entity_in_no_group_reaches_the_instance_scope_only(self):
@@ -192,14 +193,14 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         )
         # Nothing for the other instance's scope, nor for people directly.
         self.assertFalse(self._bus_rows(scope_channel(self.other_instance)))
-        self.assertFalse(self._bus_rows(self.user_outsider.partner_id))
+        self.assertFalse(self._bus_rows(user_channel(self.user_outsider)))
 
     def test_user_notification_goes_to_that_user_only(self):
         self.env["ha.realtime.update"]._notify_user(
             self.user_member, "odoo_ha_addon/instance_switched", {"instance_id": self.instance.id}
         )
         self.assertEqual(
-            self._bus_rows(self.user_member.partner_id),
+            self._bus_rows(user_channel(self.user_member)),
             [
                 {
                     "type": "odoo_ha_addon/instance_switched",
@@ -207,7 +208,7 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
                 }
             ],
         )
-        self.assertFalse(self._bus_rows(self.user_outsider.partner_id))
+        self.assertFalse(self._bus_rows(user_channel(self.user_outsider)))
 
     def test_removing_a_member_moves_the_group_to_a_new_channel(self):
         old_channel = scope_channel(self.group_kitchen)
@@ -224,7 +225,7 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         )
         # The newcomer is told to subscribe again; the other groups kept their channels.
         self.assertEqual(
-            [row["type"] for row in self._bus_rows(self.user_outsider.partner_id)],
+            [row["type"] for row in self._bus_rows(user_channel(self.user_outsider))],
             [ACCESS_CHANGED],
         )
         self.assertEqual(self.group_outside.bus_generation, 0)
@@ -257,7 +258,7 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         )
         self.assertEqual(self.group_outside.bus_generation, 0)
         self.assertEqual(
-            [row["type"] for row in self._bus_rows(self.user_outsider.partner_id)],
+            [row["type"] for row in self._bus_rows(user_channel(self.user_outsider))],
             [ACCESS_CHANGED],
         )
 
@@ -265,7 +266,8 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         manager_group = self.env.ref("odoo_ha_addon.group_ha_manager")
         manager_group.write({"users": [Command.link(self.user_member.id)]})
         self.assertEqual(
-            [row["type"] for row in self._bus_rows(self.user_member.partner_id)], [ACCESS_CHANGED]
+            [row["type"] for row in self._bus_rows(user_channel(self.user_member))],
+            [ACCESS_CHANGED],
         )
         manager_group.write({"users": [Command.unlink(self.user_member.id)]})
         self.assertEqual(self.instance.bus_generation, 1)

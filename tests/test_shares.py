@@ -298,7 +298,7 @@ class TestShareBus(BusRowsMixin, ShareCommon):
             {"entity_id": self.sensor_outside.id, "user_id": self.portal.id}
         )
         self.assertIn(
-            (["res.partner", self.portal.partner_id.id], ACCESS_CHANGED),
+            (["res.users", self.portal.id, "odoo_ha_addon"], ACCESS_CHANGED),
             [(c[1:], m["type"]) for c, m in self._rows_since(start)],
         )
 
