@@ -248,12 +248,10 @@ class HaApiController(http.Controller):
     def ha_urls(self, params):
         instance = self._instance(params)
         params.done()
-        self._require_ha_user()
+        self._require_manager()
         urls = {"url": instance.url, "internal_url": None, "external_url": None}
         try:
-            # sudo: reading the server's public configuration is allowed to every user of the
-            # instance; ws_call itself is reserved to managers and system code.
-            config = instance.sudo().ws_call("get_config", timeout=SERVICE_CALL_TIMEOUT_S)
+            config = instance.ws_call("get_config", timeout=SERVICE_CALL_TIMEOUT_S)
         except errors.NotConnected:
             return urls
         urls.update(
@@ -276,10 +274,9 @@ class HaApiController(http.Controller):
     def _server_info(self, instance, name):
         """Ask the Supervisor (Home Assistant OS and Supervised installs), then the core
         integration that offers a part of it; neither: ``not_supported``."""
-        self._require_ha_user()
+        self._require_manager()
         endpoint, core_command = SERVER_INFO_SOURCES[name]
-        # sudo: read-only server information for users of the instance (see ha_urls).
-        server = instance.sudo()
+        server = instance
         attempts = (
             ("supervisor", "supervisor/api", {"endpoint": endpoint, "method": "get"}),
             ("core", core_command, {}),
@@ -559,11 +556,12 @@ class HaApiController(http.Controller):
 
     # Helpers -------------------------------------------------------------------------------
 
-    def _require_ha_user(self):
-        """Server details are for Home Assistant users, not for people a share grants."""
-        if not _is_ha_user(request.env):
+    def _require_manager(self):
+        """What Home Assistant says of its host (addresses, interfaces, hardware, URLs) is for
+        the managers who run it, as the System info page."""
+        if not _is_manager(request.env):
             raise ApiError(
-                _("Only Home Assistant users may see the server's details."), "access_denied"
+                _("Only Home Assistant managers may see the server's details."), "access_denied"
             )
 
     def _instance(self, params):

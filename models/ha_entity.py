@@ -119,7 +119,9 @@ class HaEntity(models.Model):
         readonly=True,
         groups="odoo_ha_addon.group_ha_manager",
     )
-    note = fields.Text()
+    # Notes are the team's (Home Assistant users and managers), not shown to people a share
+    # grants the entity.
+    note = fields.Text(groups="odoo_ha_addon.group_ha_user")
     active = fields.Boolean(default=True)
     attributes_text = fields.Text(
         string="Attributes (JSON)",

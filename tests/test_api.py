@@ -147,7 +147,7 @@ class TestJsonApi(ApiCase):
     # Server information -------------------------------------------------------------------
 
     def test_urls_come_from_the_instance_and_home_assistant(self):
-        self.login(self.member)
+        self.login(self.manager)
         data = self.ok("ha_urls", ha_instance_id=self.live_id)
         config = self.rest.get_config()
         self.assertEqual(
@@ -161,7 +161,7 @@ class TestJsonApi(ApiCase):
 
     def test_server_information_comes_from_the_core_integrations(self):
         # No Supervisor here (a core install): the hardware and network integrations answer.
-        self.login(self.member)
+        self.login(self.manager)
         hardware = self.ok("hardware_info", ha_instance_id=self.live_id)
         self.assertEqual(hardware["source"], "core")
         self.assertIn("hardware", hardware["info"])
@@ -173,15 +173,23 @@ class TestJsonApi(ApiCase):
     def test_server_information_home_assistant_cannot_give_is_not_supported(self):
         # An installation without the Supervisor nor the core integration: Home Assistant
         # answers unknown_command to both, which the route reports as not_supported.
-        self.login(self.member)
+        self.login(self.manager)
         missing = {"hardware_info": ("/hardware/info", "hardware/not_installed")}
         with patch.dict(main.SERVER_INFO_SOURCES, missing):
             message = self.refused("hardware_info", "not_supported", ha_instance_id=self.live_id)
         self.assertIn("Supervisor", message)
 
     def test_server_information_of_an_unreachable_instance_says_not_connected(self):
-        self.login(self.member)
+        self.login(self.manager)
         self.refused("hardware_info", "not_connected", ha_instance_id=self.attic.id)
+
+    def test_server_information_is_for_managers_only(self):
+        # What Home Assistant tells of its host (addresses, interfaces, URLs) is the System
+        # info page's, for managers: a Home Assistant user who is not one is refused.
+        self.login(self.member)
+        for route in ("ha_urls", "hardware_info", "network_info"):
+            with self.subTest(route=route):
+                self.refused(route, "access_denied", ha_instance_id=self.live_id)
 
     # Areas and entities -------------------------------------------------------------------
 

@@ -252,6 +252,9 @@ class TestSettingsPage(ApiCase):
         self.login(self.member)
         with mute_logger("odoo.http"):
             self.assert_refused(self.call_button("action_system_info", self.live))
+        for route in ("ha_urls", "hardware_info", "network_info"):
+            with self.subTest(route=route):
+                self.refused(route, "access_denied", ha_instance_id=self.live_id)
         # Users without Home Assistant rights get none of it from the routes either.
         self.login(self.internal)
         for route in ("ha_urls", "hardware_info", "network_info", "websocket_status"):

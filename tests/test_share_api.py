@@ -50,6 +50,8 @@ class TestShareApi(ApiCase):
         self.assertEqual([i["id"] for i in data["instances"]], [self.live_id])
         (instance,) = data["instances"]
         self.assertIsNone(instance["url"], "where the server runs is for HA users")
+        # What the server runs and holds is the team's, too (the connected instance has both).
+        self.assertEqual((instance["ha_version"], instance["entity_count"]), (None, None))
         data = self.ok("entities")
         self.assertEqual(
             {e["entity_id"]: e["can_control"] for e in data["entities"]},
