@@ -10,6 +10,10 @@ runs the command on its websocket (many at once), stores the outcome and NOTIFYs
 
 When no process holds the instance's lock, or the host is not connected to Home Assistant,
 the caller gets ``NotConnected`` at once instead of waiting for a timeout.
+
+Secrets (alarm and lock codes...) live in a row only while it is open: every statement that
+closes a row (the host's answer, the caller's timeout, the autovacuum's abandon) also stores
+the payload with them redacted (policy/secret_fields.py).
 """
 
 import json
@@ -21,6 +25,7 @@ import time
 import psycopg2
 
 from ..hass import errors
+from ..policy.secret_fields import redact_secrets, redact_text
 from . import channels, locks
 from .database import open_raw_connection
 
@@ -75,7 +80,7 @@ def call(dbname, instance_id, message_type, payload, *, timeout_s, uid=None):
     connection = _borrow_session(dbname)
     try:
         request_id = _enqueue(connection, instance_id, message_type, payload, timeout_s, uid)
-        row = _wait_for_final_row(connection, request_id, timeout_s)
+        row = _wait_for_final_row(connection, request_id, payload, timeout_s)
     except psycopg2.Error:
         connection.close()
         raise
@@ -120,7 +125,7 @@ def _enqueue(connection, instance_id, message_type, payload, timeout_s, uid):
     return request_id
 
 
-def _wait_for_final_row(connection, request_id, timeout_s):
+def _wait_for_final_row(connection, request_id, payload, timeout_s):
     deadline = time.monotonic() + timeout_s
     wanted = str(request_id)
     while True:
@@ -138,12 +143,16 @@ def _wait_for_final_row(connection, request_id, timeout_s):
         cr.execute(
             """
             UPDATE ha_ws_request_queue
-               SET state = 'timeout', error_type = 'timeout',
+               SET state = 'timeout', error_type = 'timeout', payload = %s,
                    error = %s, done_at = now() at time zone 'UTC',
                    write_date = now() at time zone 'UTC'
              WHERE id = %s AND state IN ('pending', 'running')
             """,
-            (f"no answer within {timeout_s:g} s", request_id),
+            (
+                json.dumps(redact_secrets(payload or {})),
+                f"no answer within {timeout_s:g} s",
+                request_id,
+            ),
         )
         cr.execute(
             "SELECT state, result, error, error_type, error_code"
@@ -168,21 +177,28 @@ def claim_request(cr, request_id):
 
 
 def finish_request(cr, request_id, *, result=None, error=None, error_type=None, error_code=None):
-    """Host side: store the outcome and wake the caller."""
+    """Host side: store the outcome, with the payload's secrets redacted, and wake the caller."""
     state = "done" if error_type is None else ("timeout" if error_type == "timeout" else "error")
+    # The payload never changes while the row is open, so reading it first is safe; the
+    # answer and the redacted payload are then stored together.
+    cr.execute("SELECT payload FROM ha_ws_request_queue WHERE id = %s", (request_id,))
+    row = cr.fetchone()
+    payload = row[0] if row else None
     cr.execute(
         """
         UPDATE ha_ws_request_queue
            SET state = %s, result = %s, error = %s, error_type = %s, error_code = %s,
+               payload = %s,
                done_at = now() at time zone 'UTC', write_date = now() at time zone 'UTC'
          WHERE id = %s AND state = 'running'
         """,
         (
             state,
             None if error_type else json.dumps(result),
-            error,
+            redact_text(error, payload),
             error_type,
             error_code,
+            None if payload is None else json.dumps(redact_secrets(payload)),
             request_id,
         ),
     )

@@ -3,6 +3,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from ..policy.secret_fields import redact_secrets
+
 # Finished requests are kept this long for auditing and debugging, then deleted.
 FINISHED_REQUEST_RETENTION_DAYS = 7
 
@@ -12,6 +14,8 @@ class HaWsRequestQueue(models.Model):
 
     Rows are written by system code only (the request API and the connector), on a cursor of
     their own; people can only read them (managers) to see what was asked and what happened.
+    Secret service data (alarm and lock codes...) is redacted from ``payload`` when the row is
+    closed (connector/request_queue.py) and never shown, even while the call runs.
     """
 
     _name = "ha.ws.request.queue"
@@ -52,7 +56,9 @@ class HaWsRequestQueue(models.Model):
     @api.depends("payload", "result")
     def _compute_json_texts(self):
         for request in self:
-            request.payload_text = json.dumps(request.payload, indent=2, ensure_ascii=False)
+            request.payload_text = json.dumps(
+                redact_secrets(request.payload), indent=2, ensure_ascii=False
+            )
             request.result_text = json.dumps(request.result, indent=2, ensure_ascii=False)
 
     @api.autovacuum
@@ -64,14 +70,23 @@ class HaWsRequestQueue(models.Model):
         self.flush_model()
         self.env.cr.execute(
             """
-            UPDATE ha_ws_request_queue
-               SET state = 'timeout', error_type = 'timeout', done_at = %s,
-                   error = 'abandoned: nobody was waiting for the answer any more'
+            SELECT id, payload FROM ha_ws_request_queue
              WHERE state IN ('pending', 'running')
                AND requested_at + make_interval(secs => COALESCE(timeout_s, 0) + 3600) < %s
             """,
-            (now, now),
+            (now,),
         )
+        for request_id, payload in self.env.cr.fetchall():
+            # Closed with its secrets redacted, like every answered request.
+            self.env.cr.execute(
+                """
+                UPDATE ha_ws_request_queue
+                   SET state = 'timeout', error_type = 'timeout', done_at = %s, payload = %s,
+                       error = 'abandoned: nobody was waiting for the answer any more'
+                 WHERE id = %s AND state IN ('pending', 'running')
+                """,
+                (now, None if payload is None else json.dumps(redact_secrets(payload)), request_id),
+            )
         self.env.cr.execute(
             "DELETE FROM ha_ws_request_queue"
             " WHERE state IN ('done', 'error', 'timeout') AND done_at < %s",

@@ -21,6 +21,7 @@ from . import (
     test_outside_client,
     test_realtime,
     test_registry_edit,
+    test_request_queue_secrets,
     test_rpc_access,
     test_service_permissions,
     test_settings_page,
