@@ -1,6 +1,6 @@
 {
     "name": "Home Assistant",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Productivity/Home Automation",
     "summary": "See and control Home Assistant entities from Odoo",
     "description": """

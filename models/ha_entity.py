@@ -2,7 +2,8 @@ import json
 import re
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 from ..connector import history_rollups
 
@@ -110,13 +111,23 @@ class HaEntity(models.Model):
         "group_id",
         string="Groups",
     )
-    # Shares of this entity itself; its device's and groups' shares cover it too (see the
-    # record rules).
+    # Shares of this entity itself; its device's and groups' shares may cover it too
+    # (``shared_with_ids``).
     share_ids = fields.One2many(
         "ha.entity.share",
         "entity_id",
         string="Shares",
         readonly=True,
+        groups="odoo_ha_addon.group_ha_manager",
+    )
+    # Who a current share gives this entity to now, the entity's own, its device's or its
+    # groups' (ha.entity.share._coverage_sql). The record rules of shares search it: its
+    # search compares with the time of each query.
+    shared_with_ids = fields.Many2many(
+        "res.users",
+        string="Currently Shared With",
+        compute="_compute_shared_with_ids",
+        search="_search_shared_with_ids",
         groups="odoo_ha_addon.group_ha_manager",
     )
     # Notes are the team's (Home Assistant users and managers), not shown to people a share
@@ -167,6 +178,68 @@ class HaEntity(models.Model):
         controllable = self._controllable_by(self.env.user)
         for entity in self:
             entity.can_control = entity in controllable
+
+    @api.depends(
+        *(
+            f"{path}share_ids.{name}"
+            for path in ("", "device_id.", "group_ids.")
+            for name in (
+                "user_id",
+                "active",
+                "date_start",
+                "date_end",
+                "include_later",
+                "granted_entity_ids",
+            )
+        ),
+        "device_id",
+        "group_ids",
+    )
+    def _compute_shared_with_ids(self):
+        # The record rules' check of given records (filtered_domain) reads this value: the
+        # dependencies keep it from outliving a change of a share, device or group.
+        rows = self._shared_rows(entity_ids=self.ids) if self.ids else []
+        users = {}
+        for entity_id, user_id, _control in rows:
+            users.setdefault(entity_id, []).append(user_id)
+        for entity in self:
+            entity.shared_with_ids = self.env["res.users"].browse(users.get(entity.id, ()))
+
+    def _search_shared_with_ids(self, operator, value):
+        if operator not in ("in", "=") or not value:
+            raise UserError(self.env._("Search entities by “shared with” with = or in a user."))
+        user_ids = [value] if isinstance(value, int) else list(value)
+        coverage = self.env["ha.entity.share"]._coverage_sql()
+        return [
+            (
+                "id",
+                "in",
+                SQL(
+                    "(SELECT coverage.entity_id FROM (%s) coverage"
+                    " WHERE coverage.user_id = ANY(%s::int[]))",
+                    coverage,
+                    user_ids,
+                ),
+            )
+        ]
+
+    @api.model
+    def _shared_rows(self, entity_ids=None, user=None):
+        """``(entity id, user id, control)`` of what current shares grant now, for the
+        entities ``entity_ids`` and/or the user ``user``."""
+        conditions = []
+        if entity_ids is not None:
+            conditions.append(SQL("coverage.entity_id = ANY(%s::int[])", list(entity_ids)))
+        if user is not None:
+            conditions.append(SQL("coverage.user_id = %s", user.id))
+        return self.env.execute_query(
+            SQL(
+                "SELECT DISTINCT coverage.entity_id, coverage.user_id, coverage.control"
+                "  FROM (%s) coverage WHERE %s",
+                self.env["ha.entity.share"]._coverage_sql(),
+                SQL(" AND ").join(conditions) if conditions else SQL("TRUE"),
+            )
+        )
 
     @api.depends("name", "entity_id")
     def _compute_display_name(self):
@@ -282,19 +355,14 @@ class HaEntity(models.Model):
         return self.filtered(lambda entity: user in entity.sudo().group_ids.user_ids)
 
     def _shared_for_control(self, user):
-        """The entities of ``self`` a current "View and control" share grants ``user``."""
-        shares = (
-            self.env["ha.entity.share"]
-            .sudo()
-            .search(
-                [
-                    ("user_id", "=", user.id),
-                    ("permission", "=", "control"),
-                    ("is_current", "=", True),
-                ]
-            )
-        )
-        return self & shares.entity_ids
+        """The entities of ``self`` a current "View and control" share grants ``user`` control
+        of (a device's or group's entities added later are never among them unless a manager
+        granted them)."""
+        if not self.ids:
+            return self.browse()
+        rows = self._shared_rows(entity_ids=self.ids, user=user)
+        controlled = {entity_id for entity_id, _user_id, control in rows if control}
+        return self.filtered(lambda entity: entity.id in controlled)
 
     def _api_data(self, user):
         """What the JSON API and the web client show of each entity (never more)."""

@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_datetime
+from odoo.fields import Command
+from odoo.tools import SQL, format_datetime
 
 from .ha_realtime_update import ACCESS_CHANGED
 
@@ -15,11 +16,19 @@ ACCESS_FIELDS = (
     "device_id",
     "group_id",
     "permission",
+    "include_later",
+    "granted_entity_ids",
     "date_start",
     "date_end",
     "active",
 )
 TARGET_FIELDS = ("entity_id", "device_id", "group_id")
+# The columns ``_coverage_sql`` reads: pending changes of these are written before it runs.
+COVERAGE_FIELDS = (
+    *(("ha.entity.share", name) for name in ACCESS_FIELDS),
+    ("ha.entity", "device_id"),
+    ("ha.entity.group", "entity_ids"),
+)
 
 
 class HaEntityShare(models.Model):
@@ -27,10 +36,18 @@ class HaEntityShare(models.Model):
     person (portal or internal user) to view or control, for a period.
 
     A share grants access while it is *current*: active, started and not expired. The record
-    rules follow ``is_current``, whose search compares with the time of each query, so a
+    rules follow ``_current_domain``, which compares with the time of each query, so a
     share stops granting at its expiry to the second, with no job having run; so do the bus
     (see ha.realtime.update) and service calls. The daily job only archives expired shares
     and reminds their creators before they expire.
+
+    A share of a device or group never widens by itself: it covers its *granted* entities
+    (the target's entities when it was shared, or when a manager shared the current ones
+    again) for as long as they stay in the device or group. With ``include_later``, the
+    entities that joined the target since are covered too, but to view only: control is
+    never given without a manager confirming the entities. ``_coverage_sql`` states this
+    once; the record rules (through ``ha.entity.shared_with_ids``), the bus, service calls
+    and the portal page all read it.
     """
 
     _name = "ha.entity.share"
@@ -80,9 +97,26 @@ class HaEntityShare(models.Model):
         string="Expires", tracking=True, help="Empty: until revoked. Access ends at this second."
     )
     active = fields.Boolean(default=True, tracking=True)
-    # What the share covers now: the entity, or the device's or group's entities as they are
-    # at each read. Not stored, so that no pending recomputation can lag behind a change of a
-    # device or group (the record rules follow the same three relations).
+    granted_entity_ids = fields.Many2many(
+        "ha.entity",
+        "ha_entity_share_granted_rel",
+        "share_id",
+        "entity_id",
+        string="Granted Entities",
+        readonly=True,
+        tracking=True,
+        help="The device's or group's entities when it was shared (or shared again): they get "
+        "the share's permission while they belong to the device or group.",
+    )
+    include_later = fields.Boolean(
+        string="Include entities added later",
+        tracking=True,
+        help="Entities added to the device or group after it was shared are shown too, to view "
+        "only: control is given only to the granted entities. Use “Share the current entities” "
+        "to grant new ones with the share's permission.",
+    )
+    # What the share covers now (``_coverage_sql``), at each read. Not stored, so that no
+    # pending recomputation can lag behind a change of a device or group.
     entity_ids = fields.Many2many(
         "ha.entity",
         string="Shared Entities",
@@ -139,23 +173,126 @@ class HaEntityShare(models.Model):
             target = (share.entity_id or share.device_id or share.group_id).sudo()
             share.instance_id = target.instance_id
 
-    @api.depends("entity_id", "device_id.entity_ids", "group_id.entity_ids")
+    # What shares cover: the one definition ---------------------------------------------------
+
+    @api.model
+    def _coverage_sql(self, current=True):
+        """Rows ``(share_id, user_id, entity_id, control)``: each entity a share covers, and
+        whether the share lets its person control it. ``current``: only the shares current at
+        this second (what grants access); otherwise all of them (what a share is about).
+
+        - a share of one entity covers it, with the share's permission;
+        - a share of a device or group covers its granted entities that are still part of
+          the device or group, with the share's permission, and, with ``include_later``, the
+          other entities of the device or group, to view only.
+
+        Carries its columns as fields to flush: ``env.execute_query`` and ORM searches that
+        embed it write pending changes first.
+        """
+        condition = SQL("TRUE")
+        if current:
+            # sudo: the record rules of shares must not narrow what grants access.
+            shares = self.sudo().with_context(active_test=False)
+            condition = SQL("share.id IN %s", shares._search(shares._current_domain()).subselect())
+        # Renders as nothing: it only names the fields to flush.
+        flush = SQL("").join(
+            SQL("", to_flush=self.env[model]._fields[name]) for model, name in COVERAGE_FIELDS
+        )
+        return SQL(
+            """
+            %(flush)sSELECT share.id AS share_id, share.user_id, share.entity_id,
+                   share.permission = 'control' AS control
+              FROM ha_entity_share share
+             WHERE share.entity_id IS NOT NULL AND %(condition)s
+             UNION ALL
+            SELECT share.id, share.user_id, entity.id,
+                   share.permission = 'control' AND granted.entity_id IS NOT NULL
+              FROM ha_entity_share share
+              JOIN ha_entity entity ON entity.device_id = share.device_id
+              LEFT JOIN ha_entity_share_granted_rel granted
+                     ON granted.share_id = share.id AND granted.entity_id = entity.id
+             WHERE (granted.entity_id IS NOT NULL OR share.include_later) AND %(condition)s
+             UNION ALL
+            SELECT share.id, share.user_id, member.entity_id,
+                   share.permission = 'control' AND granted.entity_id IS NOT NULL
+              FROM ha_entity_share share
+              JOIN ha_entity_group_entity_rel member ON member.group_id = share.group_id
+              LEFT JOIN ha_entity_share_granted_rel granted
+                     ON granted.share_id = share.id AND granted.entity_id = member.entity_id
+             WHERE (granted.entity_id IS NOT NULL OR share.include_later) AND %(condition)s
+            """,
+            flush=flush,
+            condition=condition,
+        )
+
+    @api.depends(
+        "entity_id",
+        "device_id.entity_ids",
+        "group_id.entity_ids",
+        "granted_entity_ids",
+        "include_later",
+    )
     def _compute_entity_ids(self):
-        # sudo: what a share covers does not depend on who reads it; reading it is narrowed
-        # by the record rules of ha.entity all the same.
+        # What a share covers does not depend on who reads it; reading the entities is
+        # narrowed by the record rules of ha.entity all the same.
+        saved = self.filtered("id")
+        covered = {}
+        if saved:
+            rows = self.env.execute_query(
+                SQL(
+                    "SELECT coverage.share_id, array_agg(DISTINCT coverage.entity_id)"
+                    "  FROM (%s) coverage WHERE coverage.share_id = ANY(%s)"
+                    " GROUP BY coverage.share_id",
+                    self._coverage_sql(current=False),
+                    saved.ids,
+                )
+            )
+            covered = dict(rows)
         for share in self:
-            target = share.sudo()
-            covered = target.entity_id | target.device_id.entity_ids | target.group_id.entity_ids
-            share.entity_ids = covered.with_env(share.env)
+            if share.id:
+                share.entity_ids = self.env["ha.entity"].browse(covered.get(share.id, ()))
+            elif share.entity_id:
+                share.entity_ids = share.entity_id
+            else:
+                # Not saved yet (a form being filled): saving grants the target's entities.
+                share.entity_ids = share.granted_entity_ids or share._target_entities()
 
     def _search_entity_ids(self, operator, value):
-        return [
-            "|",
-            "|",
-            ("entity_id", operator, value),
-            ("device_id.entity_ids", operator, value),
-            ("group_id.entity_ids", operator, value),
-        ]
+        Entity = self.env["ha.entity"].with_context(active_test=False)
+        negative = operator in ("not in", "!=", "not ilike", "not like", "not =like")
+        if value is False or value is None:
+            # ("entity_ids", "=", False): shares that cover nothing.
+            negative = operator in ("=", "in")
+            entities = None
+        elif isinstance(value, str) or (
+            isinstance(value, (list, tuple)) and value and isinstance(value[0], str)
+        ):
+            positive = {"not in": "in", "!=": "=", "not ilike": "ilike", "not like": "like"}
+            entities = Entity._search([("display_name", positive.get(operator, operator), value)])
+        elif operator == "any":
+            entities = Entity._search(value)
+        else:
+            ids = [value] if isinstance(value, int) else list(value)
+            entities = Entity._search([("id", "in", ids)])
+        covering = SQL(
+            "(SELECT coverage.share_id FROM (%s) coverage%s)",
+            self._coverage_sql(current=False),
+            SQL(" WHERE coverage.entity_id IN %s", entities.subselect())
+            if entities is not None
+            else SQL(),
+        )
+        return [("id", "not in" if negative else "in", covering)]
+
+    def _target_entities(self):
+        """The entities the device or group of this share has now (none for an entity's)."""
+        self.ensure_one()
+        return (self.device_id or self.group_id).sudo().entity_ids.with_env(self.env)
+
+    def action_grant_current_entities(self):
+        """Grant the device's or group's entities as they are now: the entities added since
+        get the share's permission, control included."""
+        for share in self.filtered(lambda s: s.device_id or s.group_id):
+            share.granted_entity_ids = [Command.set(share._target_entities().ids)]
 
     @api.depends("entity_ids")
     def _compute_entity_count(self):
@@ -233,6 +370,7 @@ class HaEntityShare(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        vals_list = [self._with_granted_entities(vals) for vals in vals_list]
         shares = super().create(vals_list)
         for user in shares.user_id:
             self.env["ha.realtime.update"]._notify_user(user, ACCESS_CHANGED, {})
@@ -247,7 +385,14 @@ class HaEntityShare(models.Model):
         before = realtime._access_snapshot(old_users)
         if "date_end" in vals:
             vals = dict(vals, expiry_reminded=False)
+        retarget = any(name in vals for name in TARGET_FIELDS)
         result = super().write(vals)
+        if retarget and "granted_entity_ids" not in vals:
+            # Another device or group: its entities as they are now, as for a new share.
+            for share in self:
+                super(HaEntityShare, share).write(
+                    {"granted_entity_ids": [Command.set(share._target_entities().ids)]}
+                )
         realtime._apply_access_change(before, self.user_id - old_users)
         # Entities taken out of a share must not replay from its channel (a person who lost
         # the share altogether was handled just above); the person is told to read again
@@ -256,6 +401,20 @@ class HaEntityShare(models.Model):
         realtime._retire_scopes({(share._name, share.id) for share in shrunk})
         realtime._notify_scopes_changed((self - shrunk).filtered("is_current"))
         return result
+
+    @api.model
+    def _with_granted_entities(self, vals):
+        """``vals`` of a new share, a device's or group's granting its entities of now."""
+        if "granted_entity_ids" in vals:
+            return vals
+        if vals.get("device_id"):
+            target = self.env["ha.device"].browse(vals["device_id"])
+        elif vals.get("group_id"):
+            target = self.env["ha.entity.group"].browse(vals["group_id"])
+        else:
+            return vals
+        # sudo: what the target holds does not depend on who shares it.
+        return dict(vals, granted_entity_ids=[Command.set(target.sudo().entity_ids.ids)])
 
     def unlink(self):
         self.env["ha.realtime.update"]._retire_scopes({(s._name, s.id) for s in self})

@@ -24,6 +24,12 @@ class HaEntityShareWizard(models.TransientModel):
     permission = fields.Selection(
         [("view", "View"), ("control", "View and control")], default="view", required=True
     )
+    include_later = fields.Boolean(
+        string="Include entities added later",
+        help="Devices and entity groups: the people also see the entities added to them later, "
+        "to view only. Without it, they get only the entities the devices and groups have now; "
+        "control is only ever given to those.",
+    )
     date_start = fields.Datetime(string="Starts", help="Empty: now.")
     date_end = fields.Datetime(string="Expires", help="Empty: until revoked.")
 
@@ -51,6 +57,7 @@ class HaEntityShareWizard(models.TransientModel):
                     field: target_id,
                     "user_id": user.id,
                     "permission": self.permission,
+                    "include_later": self.include_later and field != "entity_id",
                     "date_start": self.date_start,
                     "date_end": self.date_end,
                 }

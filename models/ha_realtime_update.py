@@ -26,7 +26,8 @@ scope.
 
 import hashlib
 
-from odoo import api, fields, models
+from odoo import api, models
+from odoo.tools import SQL
 
 # Notification types the web client listens to.
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
@@ -223,44 +224,35 @@ class HaRealtimeUpdate(models.AbstractModel):
 
     def _scopes_holding(self, instance, entity_ids):
         """Entity group (with members) or current share -> the entity ids among
-        ``entity_ids`` it holds."""
-        self.env["ha.entity"].flush_model(["entity_id", "instance_id", "device_id"])
-        self.env["ha.entity.group"].flush_model(["entity_ids", "user_ids", "instance_id"])
-        self.env["ha.entity.share"].flush_model(
-            ["entity_id", "device_id", "group_id", "active", "date_start", "date_end"]
+        ``entity_ids`` it holds (a share: what it covers now, ha.entity.share._coverage_sql)."""
+        self.env["ha.entity"].flush_model(["entity_id", "instance_id"])
+        self.env["ha.entity.group"].flush_model(["entity_ids", "user_ids"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT 'ha.entity.group', rel.group_id,
+                       array_agg(entity.entity_id ORDER BY entity.entity_id)
+                  FROM ha_entity entity
+                  JOIN ha_entity_group_entity_rel rel ON rel.entity_id = entity.id
+                 WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
+                   AND EXISTS (SELECT 1 FROM ha_entity_group_res_users_rel member
+                                WHERE member.group_id = rel.group_id)
+                 GROUP BY rel.group_id
+                 UNION ALL
+                SELECT 'ha.entity.share', coverage.share_id,
+                       array_agg(DISTINCT entity.entity_id ORDER BY entity.entity_id)
+                  FROM (%(coverage)s) coverage
+                  JOIN ha_entity entity ON entity.id = coverage.entity_id
+                 WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
+                 GROUP BY coverage.share_id
+                 ORDER BY 1, 2
+                """,
+                instance=instance.id,
+                ids=list(entity_ids),
+                coverage=self.env["ha.entity.share"]._coverage_sql(),
+            )
         )
-        self.env.cr.execute(
-            """
-            SELECT 'ha.entity.group', rel.group_id,
-                   array_agg(entity.entity_id ORDER BY entity.entity_id)
-              FROM ha_entity entity
-              JOIN ha_entity_group_entity_rel rel ON rel.entity_id = entity.id
-             WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
-               AND EXISTS (SELECT 1 FROM ha_entity_group_res_users_rel member
-                            WHERE member.group_id = rel.group_id)
-             GROUP BY rel.group_id
-             UNION ALL
-            SELECT 'ha.entity.share', share.id,
-                   array_agg(DISTINCT entity.entity_id ORDER BY entity.entity_id)
-              FROM ha_entity entity
-              JOIN ha_entity_share share
-                ON share.entity_id = entity.id
-                OR share.device_id = entity.device_id
-                OR share.group_id IN (SELECT rel.group_id FROM ha_entity_group_entity_rel rel
-                                       WHERE rel.entity_id = entity.id)
-             WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
-               AND share.active
-               AND (share.date_start IS NULL OR share.date_start <= %(now)s)
-               AND (share.date_end IS NULL OR share.date_end > %(now)s)
-             GROUP BY share.id
-             ORDER BY 1, 2
-            """,
-            {"instance": instance.id, "ids": entity_ids, "now": fields.Datetime.now()},
-        )
-        return {
-            self.env[model].sudo().browse(scope_id): ids
-            for model, scope_id, ids in self.env.cr.fetchall()
-        }
+        return {self.env[model].sudo().browse(scope_id): ids for model, scope_id, ids in rows}
 
     def _watched_groups(self, instance):
         return (
