@@ -6,7 +6,7 @@ import json
 import time
 from datetime import timedelta
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.tests import new_test_user, tagged
 
 from .api_common import LIGHT, OTHER_LIGHT, SENSOR, ApiCase
@@ -196,3 +196,71 @@ class TestShareApi(ApiCase):
             "result"
         ]
         self.assertEqual(data, {"ha_entity_count": 1})
+
+    def test_a_group_share_gives_later_entities_to_view_only_and_when_asked(self):
+        """The neighbour controls the "Porch" group, shared with LIGHT in it; OTHER_LIGHT
+        joins the group later."""
+        group = self.env["ha.entity.group"].create(
+            {
+                "name": "Porch",
+                "instance_id": self.live_id,
+                "entity_ids": [Command.link(self.light.id)],
+            }
+        )
+        share = (
+            self.env["ha.entity.share"]
+            .with_user(self.manager)
+            .create({"group_id": group.id, "user_id": self.neighbour.id, "permission": "control"})
+        )
+        group.entity_ids = [Command.link(self.other_light.id)]
+        self.env.flush_all()
+        live = {"ha_instance_id": self.live_id}
+
+        def listed():
+            return {
+                e["entity_id"]: e["can_control"] for e in self.ok("entities", **live)["entities"]
+            }
+
+        def turn_off_other_light_refused():
+            self.refused(
+                "call_service",
+                "access_denied",
+                domain="light",
+                service="turn_off",
+                entity_id=OTHER_LIGHT,
+                **live,
+            )
+
+        self.login(self.neighbour)
+        self.assertEqual(listed(), {LIGHT: True})
+        self.assertEqual(
+            self.ok("entity_states", entity_ids=[OTHER_LIGHT], **live)["unknown"], [OTHER_LIGHT]
+        )
+        turn_off_other_light_refused()
+
+        share.include_later = True
+        self.env.flush_all()
+        self.assertEqual(listed(), {LIGHT: True, OTHER_LIGHT: False})
+        shared = self.ok("shared_entities")
+        self.assertEqual(
+            {
+                e["entity_id"]: e["can_control"]
+                for instance in shared["instances"]
+                for area in instance["areas"]
+                for e in area["entities"]
+            },
+            {LIGHT: True, OTHER_LIGHT: False, "switch.pump": True},
+        )
+        turn_off_other_light_refused()
+        time.sleep(0.3)
+        self.assertEqual(self.rest.get_state(OTHER_LIGHT)["state"], "on")
+
+        share.with_user(self.manager).action_grant_current_entities()
+        self.env.flush_all()
+        self.assertEqual(listed(), {LIGHT: True, OTHER_LIGHT: True})
+        self.ok("call_service", domain="light", service="turn_off", entity_id=OTHER_LIGHT, **live)
+        self.wait_ha_state(OTHER_LIGHT, "off")
+
+        group.entity_ids = [Command.unlink(self.light.id)]
+        self.env.flush_all()
+        self.assertEqual(listed(), {OTHER_LIGHT: True})

@@ -138,22 +138,22 @@ class TestShareAccess(ShareCommon):
         self.assertFalse(self.env["ha.entity"].with_user(self.portal).search([]))
         self.assertFalse(self.light_kitchen._controllable_by(self.portal))
 
-    def test_device_and_group_shares_follow_their_entities(self):
+    def test_device_and_group_shares_cover_the_entities_they_had(self):
         Share = self.env["ha.entity.share"].with_user(self.manager)
         device_share = Share.create({"device_id": self.device_bulb.id, "user_id": self.employee.id})
         group_share = Share.create({"group_id": self.group_kitchen.id, "user_id": self.stranger.id})
         self.assertEqual(device_share.entity_ids, self.light_kitchen)
         self.assertEqual(group_share.entity_ids, self.light_kitchen)
+        # Added to the group later: not shared (TestDeviceAndGroupShares has the rest).
         self.group_kitchen.entity_ids = [Command.link(self.sensor_outside.id)]
-        self.assertEqual(group_share.entity_ids, self.light_kitchen | self.sensor_outside)
+        self.assertEqual(group_share.entity_ids, self.light_kitchen)
         self.assertEqual(
             self.env["ha.entity"].with_user(self.stranger).search([]),
-            self.light_kitchen | self.sensor_outside | self.cabin_switch,
+            self.light_kitchen | self.cabin_switch,
         )
         self.group_kitchen.entity_ids = [Command.unlink(self.light_kitchen.id)]
         self.assertEqual(
-            self.env["ha.entity"].with_user(self.stranger).search([]),
-            self.sensor_outside | self.cabin_switch,
+            self.env["ha.entity"].with_user(self.stranger).search([]), self.cabin_switch
         )
 
     @mute_logger("odoo.sql_db")
@@ -340,3 +340,191 @@ class TestShareSockets(SocketMixin, WebsocketCase, ShareCommon):
         self.share_sensor.action_revoke()
         self._everything_changes()
         self.assertEqual(self._received_entities(employee, self.employee), [])
+
+
+@tagged("post_install", "-at_install")
+class TestDeviceAndGroupShares(BusRowsMixin, ShareCommon):
+    """A share of a device or group covers the entities it had when shared (still in it);
+    entities added later only with "Include entities added later", and then to view only,
+    until a manager shares the current entities again. ``employee`` (internal, no Home
+    Assistant rights) and ``stranger`` (portal) are the people shared with."""
+
+    def _share(self, user, include_later=False, **target):
+        return (
+            self.env["ha.entity.share"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "user_id": user.id,
+                    "permission": "control",
+                    "include_later": include_later,
+                    **target,
+                }
+            )
+        )
+
+    def _new_device_entity(self, entity_id="switch.bulb_relay"):
+        """An entity Home Assistant adds to the bulb (a new switch, a firmware update)."""
+        return self.env["ha.entity"].create(
+            {
+                "instance_id": self.instance.id,
+                "entity_id": entity_id,
+                "state": "off",
+                "device_id": self.device_bulb.id,
+            }
+        )
+
+    def _readable(self, user):
+        return self.env["ha.entity"].with_user(user).search([])
+
+    def _seen_by(self, user):
+        """entity id -> can_control, as the portal page and the JSON API show it."""
+        data = self.env["ha.entity.share"].with_user(user)._shared_with_me()
+        return {
+            entity["entity_id"]: entity["can_control"]
+            for instance in data["instances"]
+            for area in instance["areas"]
+            for entity in area["entities"]
+        }
+
+    def _bus_entities(self, share, entity_ids):
+        """The entity ids among ``entity_ids`` whose changes reach ``share``'s channel."""
+        holding = self.env["ha.realtime.update"]._scopes_holding(self.instance, entity_ids)
+        start = self._bus_mark()
+        self.env["ha.realtime.update"]._notify_entity_changes(
+            self.instance, {entity_id: _change("on") for entity_id in entity_ids}
+        )
+        channel = list(scope_channel(share))
+        sent = sorted(
+            entity_id
+            for c, m in self._rows_since(start)
+            if c[1:] == [share._name, share.id, channel[1]] and m["type"] == ENTITY_CHANGES
+            for entity_id in m["payload"]["changes"]
+        )
+        self.assertEqual(sorted(holding.get(share, [])), sent)
+        return sent
+
+    def test_a_device_share_grants_the_entities_it_had(self):
+        share = self._share(self.employee, device_id=self.device_bulb.id)
+        self.assertEqual(share.granted_entity_ids, self.light_kitchen)
+        self.assertFalse(share.include_later)
+        relay = self._new_device_entity()
+        self.assertEqual(share.entity_ids, self.light_kitchen)
+        self.assertEqual(self._readable(self.employee), self.light_kitchen | self.sensor_outside)
+        with self.assertRaises(AccessError):
+            relay.with_user(self.employee).read(["state"])
+        self.assertFalse(relay._controllable_by(self.employee))
+        self.assertTrue(self.light_kitchen._controllable_by(self.employee))
+        self.assertEqual(
+            self._seen_by(self.employee),
+            {"light.kitchen": True, "sensor.outside_temperature": False},
+        )
+        self.assertEqual(
+            self._bus_entities(share, ["light.kitchen", "switch.bulb_relay"]), ["light.kitchen"]
+        )
+        Share = self.env["ha.entity.share"].with_user(self.manager)
+        self.assertFalse(Share.search([("entity_ids", "in", relay.ids), ("id", "=", share.id)]))
+        self.assertEqual(
+            Share.search([("entity_ids", "in", self.light_kitchen.ids)]) & share, share
+        )
+        self.assertFalse(relay.sudo().shared_with_ids)
+        self.assertEqual(self.light_kitchen.sudo().shared_with_ids, self.portal | self.employee)
+
+    def test_a_group_share_grants_the_entities_it_had(self):
+        share = self._share(self.stranger, group_id=self.group_kitchen.id)
+        self.group_kitchen.entity_ids = [Command.link(self.sensor_outside.id)]
+        self.assertEqual(self.group_kitchen.entity_ids, self.light_kitchen | self.sensor_outside)
+        self.assertEqual(share.entity_ids, self.light_kitchen)
+        self.assertEqual(self._readable(self.stranger), self.light_kitchen | self.cabin_switch)
+        with self.assertRaises(AccessError):
+            self.sensor_outside.with_user(self.stranger).read(["state"])
+        self.assertFalse(self.sensor_outside._controllable_by(self.stranger))
+        self.assertEqual(self._seen_by(self.stranger), {"light.kitchen": True, "switch.pump": True})
+        self.assertEqual(
+            self._bus_entities(share, ["light.kitchen", "sensor.outside_temperature"]),
+            ["light.kitchen"],
+        )
+
+    def test_an_entity_that_leaves_the_group_or_device_leaves_the_share(self):
+        group_share = self._share(self.stranger, group_id=self.group_kitchen.id)
+        device_share = self._share(self.employee, device_id=self.device_bulb.id)
+        self.group_kitchen.entity_ids = [Command.unlink(self.light_kitchen.id)]
+        self.assertFalse(group_share.entity_ids)
+        self.assertEqual(self._readable(self.stranger), self.cabin_switch)
+        self.assertFalse(self.light_kitchen._controllable_by(self.stranger))
+        self.assertEqual(self._bus_entities(group_share, ["light.kitchen"]), [])
+        # Home Assistant moves the light off the bulb (the connector writes device_id).
+        self.light_kitchen.sudo().device_id = False
+        self.assertFalse(device_share.entity_ids)
+        self.assertEqual(self._readable(self.employee), self.sensor_outside)
+        self.assertFalse(self.env["ha.device"].with_user(self.employee).search([]))
+        self.assertFalse(self.light_kitchen._controllable_by(self.employee))
+        self.assertEqual(self._seen_by(self.employee), {"sensor.outside_temperature": False})
+
+    def test_entities_added_later_are_view_only_until_shared_again(self):
+        share = self._share(self.portal, include_later=True, device_id=self.device_bulb.id)
+        relay = self._new_device_entity()
+        self.assertEqual(share.entity_ids, self.light_kitchen | relay)
+        self.assertEqual(share.granted_entity_ids, self.light_kitchen)
+        self.assertEqual(self._readable(self.portal), self.light_kitchen | relay)
+        self.assertEqual(relay.with_user(self.portal).read(["state"])[0]["state"], "off")
+        self.assertFalse(relay.with_user(self.portal).can_control)
+        self.assertFalse(relay._controllable_by(self.portal))
+        self.assertEqual(
+            self._seen_by(self.portal), {"light.kitchen": True, "switch.bulb_relay": False}
+        )
+        self.assertEqual(
+            self._bus_entities(share, ["light.kitchen", "switch.bulb_relay"]),
+            ["light.kitchen", "switch.bulb_relay"],
+        )
+        # A manager confirms the entities of now: the relay gets the share's control.
+        share.with_user(self.manager).action_grant_current_entities()
+        self.assertEqual(share.granted_entity_ids, self.light_kitchen | relay)
+        self.assertTrue(relay._controllable_by(self.portal))
+        self.env.invalidate_all()  # can_control is computed once per request
+        self.assertTrue(relay.with_user(self.portal).can_control)
+        self.assertEqual(
+            self._seen_by(self.portal), {"light.kitchen": True, "switch.bulb_relay": True}
+        )
+
+    def test_a_group_share_including_later_entities_shows_them_to_view(self):
+        share = self._share(self.employee, include_later=True, group_id=self.group_kitchen.id)
+        self.group_kitchen.entity_ids = [Command.link(self.sensor_outside.id)]
+        # The sensor's own share ends: the group's is the only way to it.
+        self.share_sensor.action_revoke()
+        self.assertEqual(self._readable(self.employee), self.light_kitchen | self.sensor_outside)
+        self.assertEqual(
+            self._seen_by(self.employee),
+            {"light.kitchen": True, "sensor.outside_temperature": False},
+        )
+        self.assertFalse(self.sensor_outside._controllable_by(self.employee))
+        # Unticked, the share narrows back to its granted entities.
+        share.include_later = False
+        self.assertEqual(self._readable(self.employee), self.light_kitchen)
+        share.action_grant_current_entities()
+        self.assertEqual(self._readable(self.employee), self.light_kitchen | self.sensor_outside)
+        self.assertTrue(self.sensor_outside._controllable_by(self.employee))
+
+    def test_the_wizard_says_whether_later_entities_are_included(self):
+        Wizard = self.env["ha.entity.share.wizard"].with_user(self.manager)
+        for include_later in (False, True):
+            wizard = Wizard.with_context(
+                active_model="ha.device", active_ids=self.device_bulb.ids
+            ).create(
+                {
+                    "user_ids": [Command.set(self.stranger.ids)],
+                    "permission": "view",
+                    "include_later": include_later,
+                }
+            )
+            share = self.env["ha.entity.share"].search(wizard.action_share()["domain"])
+            self.assertEqual(share.device_id, self.device_bulb)
+            self.assertEqual(share.include_later, include_later)
+            self.assertEqual(share.granted_entity_ids, self.light_kitchen)
+
+    def test_another_target_grants_its_own_entities(self):
+        share = self._share(self.stranger, device_id=self.device_bulb.id)
+        self.group_kitchen.entity_ids = [Command.link(self.sensor_outside.id)]
+        share.write({"device_id": False, "group_id": self.group_kitchen.id})
+        self.assertEqual(share.granted_entity_ids, self.light_kitchen | self.sensor_outside)
+        self.assertTrue(self.sensor_outside._controllable_by(self.stranger))
