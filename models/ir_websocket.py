@@ -34,15 +34,23 @@ class IrWebsocket(models.AbstractModel):
         return [*channels, *self.env["ha.realtime.update"]._session_channels(self.env.user)]
 
     def _prepare_subscribe_data(self, channels, last):
-        data = super()._prepare_subscribe_data(channels, last)
         key_id = _session_device_key_id()
-        if key_id:
-            realtime = self.env["ha.realtime.update"]
-            data["channels"] = OrderedSet(
+        if not key_id:
+            return super()._prepare_subscribe_data(channels, last)
+        # Not through super(): what Odoo and other addons would add (and look up) for the
+        # person is dropped for an app anyway. The client's input is checked as Odoo does.
+        if not all(isinstance(channel, str) for channel in channels):
+            raise ValueError("bus.Bus only string channels are allowed.")
+        # sudo - bus.bus: reading non-sensitive last bus id.
+        last = 0 if last > self.env["bus.bus"].sudo()._bus_last_id() else last
+        realtime = self.env["ha.realtime.update"]
+        return {
+            "channels": OrderedSet(
                 [*realtime._session_channels(self.env.user), device_key_channel(self.env, key_id)]
-            )
-            data["missed_presences"] = self.env["bus.presence"]
-        return data
+            ),
+            "last": last,
+            "missed_presences": self.env["bus.presence"],
+        }
 
     def _get_missed_presences_bus_target(self):
         if _session_device_key_id():
