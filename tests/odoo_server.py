@@ -37,19 +37,31 @@ def _free_port():
 
 
 def _odoo_command():
+    """How to start Odoo with the test run's interpreter. A script path comes first: the
+    prefork server starts its gevent process as ``sys.executable sys.argv[0] gevent``, which
+    works with a script and not with ``-m odoo``."""
     package = Path(odoo.__file__).resolve().parent
-    if (package / "__main__.py").exists():
-        return [sys.executable, "-m", "odoo"]
-    return [sys.executable, str(package.parent / "odoo-bin")]
+    for script in (package.parent / "odoo-bin", Path(sys.executable).parent / "odoo"):
+        if script.is_file():
+            return [sys.executable, str(script)]
+    return [sys.executable, "-m", "odoo"]
 
 
 class OdooServer:
-    """``OdooServer(dbname).start()``; ``.url``; ``.stop()``; ``.log_tail()``."""
+    """``OdooServer(dbname).start()``; ``.url``; ``.ws_url``; ``.stop()``; ``.log_tail()``.
 
-    def __init__(self, dbname):
+    ``workers=0`` runs Odoo threaded (one process serves HTTP and ``/websocket``); ``workers``
+    > 0 runs it as production does: prefork HTTP workers and the gevent process, which alone
+    serves ``/websocket`` on its own port (``ws_url``)."""
+
+    def __init__(self, dbname, workers=0):
         self.dbname = dbname
+        self.workers = workers
         self.http_port = _free_port()
+        self.gevent_port = _free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
+        port = self.gevent_port if workers else self.http_port
+        self.ws_url = f"ws://127.0.0.1:{port}"
         self._workdir = tempfile.mkdtemp(prefix="odoo_ha_server_")
         self._log_path = Path(self._workdir, "odoo.log")
         self.process = None
@@ -76,9 +88,9 @@ class OdooServer:
             "--http-port",
             str(self.http_port),
             "--gevent-port",
-            str(_free_port()),
+            str(self.gevent_port),
             "--workers",
-            "0",
+            str(self.workers),
             "--max-cron-threads",
             "0",
             "--logfile",
@@ -111,7 +123,7 @@ class OdooServer:
                     f"Odoo exited with status {self.process.returncode}:\n{self.log_tail()}"
                 )
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/web/health", timeout=2).ok:
+                if requests.get(f"{self.url}/web/health", timeout=2).ok and self._socket_ready():
                     # One static file first, alone: the server reads every manifest on its
                     # first static request, and Python 3.11's parser can fail ("AST
                     # constructor recursion depth mismatch") when a browser's parallel
@@ -121,6 +133,10 @@ class OdooServer:
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"Odoo did not answer within {START_TIMEOUT_S:g} s:\n{self.log_tail()}")
+
+    def _socket_ready(self):
+        socket_http = self.ws_url.replace("ws://", "http://", 1)
+        return requests.get(f"{socket_http}/websocket/health", timeout=2).ok
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:
