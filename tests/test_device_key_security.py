@@ -183,6 +183,22 @@ class TestDeviceKeyIsShownOnce(DeviceLogin, HttpCase):
 
 
 @tagged("post_install", "-at_install")
+class TestDeviceKeyInTheBrowser(HttpCase):
+    """The same flow in the real web client (headless Chromium)."""
+
+    def test_a_user_connects_an_outside_app_and_sees_the_key_once(self):
+        member = new_test_user(self.env, login="key_member", groups="odoo_ha_addon.group_ha_user")
+        self.start_tour(
+            "/odoo/action-odoo_ha_addon.ha_device_key_action",
+            "odoo_ha_addon_device_key",
+            login="key_member",
+        )
+        key = self.env["res.users.apikeys"].search([("user_id", "=", member.id)])
+        self.assertEqual((key.name, key.scope), ("Hall tablet", "odoo_ha_addon"))
+        self.assertFalse(self.env["ha.device.key.wizard"].search([]))
+
+
+@tagged("post_install", "-at_install")
 class TestDeviceKeySessionBus(DeviceLogin, SocketMixin, WebsocketCase, HaTestCommon):
     """A device-key session on Odoo's real /websocket and peek route, next to a browser
     session of the same person."""
