@@ -222,18 +222,6 @@ class TestDeviceKeySessionBus(DeviceLogin, SocketMixin, WebsocketCase, HaTestCom
             self.instance, {"light.kitchen": {"state": "off"}}
         )
 
-    def _received(self, websocket):
-        """Every notification the socket receives, up to a ping sent last to its user."""
-        self.env["ha.realtime.update"]._notify_user(self.user_member, "ping", {})
-        self._dispatch()
-        received = []
-        while True:
-            for notification in json.loads(websocket.recv()):
-                message = notification["message"]
-                if message["type"] == "ping":
-                    return received
-                received.append(message)
-
     def _device_socket(self):
         data = self.device_login("ha_test_member", _device_key(self.user_member))
         websocket = self.websocket_connect(cookie=f"session_id={data['session_id']};")
@@ -250,8 +238,8 @@ class TestDeviceKeySessionBus(DeviceLogin, SocketMixin, WebsocketCase, HaTestCom
         device, _data = self._device_socket()
         self._post_direct_message()
         self._change_kitchen()
-        on_device = self._received(device)
-        on_browser = self._received(browser)
+        on_device = self._received_messages(device, self.user_member)
+        on_browser = self._received_messages(browser, self.user_member)
         # The browser session of the same person gets the message: the check could fail.
         self.assertIn(SECRET, json.dumps(on_browser))
         self.assertNotIn(SECRET, json.dumps(on_device))

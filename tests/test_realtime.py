@@ -294,9 +294,9 @@ class SocketMixin:
 
         return dispatch._channels_to_ws
 
-    def _received_entities(self, websocket, user):
-        """Entity ids of every entity change the websocket receives, up to a ping sent last to
-        ``user`` (which proves nothing else is on its way)."""
+    def _received_messages(self, websocket, user):
+        """Every message the websocket receives, up to a ping sent last to ``user`` (which
+        proves nothing else is on its way)."""
         self.env["ha.realtime.update"]._notify_user(user, "ping", {})
         self._dispatch()
         received = []
@@ -304,9 +304,17 @@ class SocketMixin:
             for notification in json.loads(websocket.recv()):
                 message = notification["message"]
                 if message["type"] == "ping":
-                    return sorted(received)
-                if message["type"] == ENTITY_CHANGES:
-                    received += message["payload"]["changes"]
+                    return received
+                received.append(message)
+
+    def _received_entities(self, websocket, user):
+        """Entity ids of every entity change the websocket receives (``_received_messages``)."""
+        return sorted(
+            entity_id
+            for message in self._received_messages(websocket, user)
+            if message["type"] == ENTITY_CHANGES
+            for entity_id in message["payload"]["changes"]
+        )
 
 
 @tagged("post_install", "-at_install")

@@ -7,6 +7,7 @@ import random
 import time
 
 import pytest
+from waiting import wait_until
 
 from hass import (
     AuthenticationFailed,
@@ -19,14 +20,6 @@ from hass import (
 from hass.const import MIN_MAX_FRAME_BYTES
 
 FAST_BACKOFF = {"backoff_initial_s": 0.01, "backoff_max_s": 0.05}
-
-
-async def wait_until(condition, timeout_s=5.0, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 class RunningClient:

@@ -1,11 +1,13 @@
 """The protocol client against a real Home Assistant 2024.3.3 running the demo."""
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import waiting
 
 from hass import (
     AuthenticationFailed,
@@ -21,12 +23,8 @@ pytestmark = pytest.mark.real_ha
 LIGHT = "light.bed_light"
 
 
-async def wait_until(condition, timeout_s=10.0, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+# A real Home Assistant takes longer than a scripted server.
+wait_until = functools.partial(waiting.wait_until, timeout_s=10.0)
 
 
 def by_entity_id(states):

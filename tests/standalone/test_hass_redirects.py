@@ -6,24 +6,16 @@ redirects too (``allow_redirects=False`` in rest.py).
 """
 
 import asyncio
-import time
 from http import HTTPStatus
 
 import pytest
 from scripted_server import RedirectingServer
+from waiting import wait_until
 
 from hass import CannotConnect, HAClient, HAConnection, check_connection
 
 # Distinctive, so a leak into any message is easy to spot.
 TOKEN = "redirect-test-secret-token-8f3a"
-
-
-async def wait_until(condition, timeout_s=5.0, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize(
