@@ -23,6 +23,20 @@ def release_instance_lock(connection, instance_id):
         return cr.fetchone()[0]
 
 
+def held_instance_locks(cr):
+    """Ids of the instances whose lock some session of the current database holds."""
+    cr.execute(
+        """
+        SELECT objid::int FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 2
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND classid = %s::oid
+        """,
+        (LOCK_NAMESPACE,),
+    )
+    return {instance_id for (instance_id,) in cr.fetchall()}
+
+
 def instance_lock_is_held(cr, instance_id):
     """Whether any session of the current database hosts this instance's connection."""
     cr.execute(

@@ -2,23 +2,32 @@
 
 What it guarantees
     Exactly one live Home Assistant connection per active, configured ``ha.instance``, across
-    every Odoo process and every Odoo node on the same database.
+    every Odoo process and every Odoo node on the same database, and the instances shared out
+    between the nodes.
 
 How
     Every Odoo process that loads a database's registry (threaded server, prefork master with a
     preloaded database, HTTP and cron workers that load it lazily) runs one supervisor thread
-    for that database; never the gevent ``/websocket`` process, and never during installs or
-    test runs unless a test starts one. The supervisor owns one dedicated PostgreSQL session
-    (autocommit, outside Odoo's pool) on which it
+    for that database, a *node*; never the gevent ``/websocket`` process, and never during
+    installs or test runs unless a test starts one. The supervisor owns one dedicated
+    PostgreSQL session (autocommit, outside Odoo's pool), named after the node
+    (``placement/node_names.py``), on which it
 
-    * takes ``pg_try_advisory_lock`` for each active, configured instance it does not host yet,
-      every ``ELECTION_INTERVAL_S``. Whoever gets the lock hosts the connection; the lock lives
-      as long as that session, so when the process dies another candidate takes over on its
-      next election round;
-    * LISTENs on the control channel (an instance was created, changed, archived, deleted or
-      asked to restart, or some of its entities started recording history: act at once, in
-      whichever process hosts it) and on the request channel (``ha.ws.request.queue`` rows for
-      the instances it hosts);
+    * holds ``pg_try_advisory_lock`` for each instance it hosts. The lock is the only authority:
+      whoever holds it hosts the connection, and it lives as long as that session, so when the
+      process dies its instances are free at once;
+    * runs an election round every ``ELECTION_INTERVAL_S``: it reads the configured instances,
+      the live nodes (the sessions so named: a node is live exactly as long as its locks can
+      be) and the held locks, and ``placement.planner`` tells it which instances are its share
+      (rendezvous hashing over the live nodes). It tries the locks of its unhosted share, and of
+      any instance nobody has hosted for ``UNHOSTED_GRACE_S``; it hands off hosted instances
+      that are now another node's share (a node joined): stop the connection, release the lock,
+      NOTIFY, and the preferred node takes it on that signal, so one instance never has two
+      connections and changes host with one reconnect;
+    * LISTENs on the control channel (an instance was created, changed, archived, deleted,
+      released or asked to restart, or some of its entities started recording history: act at
+      once, in whichever process hosts it) and on the request channel (``ha.ws.request.queue``
+      rows for the instances it hosts);
     * stops every connector it hosts as soon as that session fails, because the locks went with
       it and another process may already be connecting.
 
@@ -30,7 +39,9 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import select
+import socket
 import threading
 import time
 
@@ -38,7 +49,9 @@ import psycopg2
 import psycopg2.errors
 
 from ..hass.backoff import Backoff
-from . import channels, locks
+from ..placement.node_names import node_name, parse_node_name
+from ..placement.planner import HostingPlanner
+from . import channels, locks, nodes
 from .database import open_raw_connection
 from .instance_connector import InstanceConnector
 
@@ -47,6 +60,9 @@ _logger = logging.getLogger(__name__)
 # How often a process retries the locks of instances nobody hosts: the takeover delay after
 # the hosting process dies is at most this plus the new connection's handshake.
 ELECTION_INTERVAL_S = 2.0
+# An instance nobody has hosted for this long is tried by every node, not only its preferred
+# one: a few rounds, so that a hand-off or a takeover by the preferred node comes first.
+UNHOSTED_GRACE_S = 3 * ELECTION_INTERVAL_S
 # Waiting for a connector thread to finish when stopping it.
 CONNECTOR_STOP_TIMEOUT_S = 10.0
 # Reconnecting the supervisor's own PostgreSQL session after it failed.
@@ -65,6 +81,15 @@ class ConnectorSupervisor(threading.Thread):
         super().__init__(name=f"odoo_ha_addon.supervisor.{dbname}", daemon=True)
         self.dbname = dbname
         self.instance_ids = set(instance_ids) if instance_ids is not None else None
+        self.node = parse_node_name(
+            node_name(
+                socket.gethostname(),
+                os.getpid(),
+                secrets.token_hex(4),
+                hosts_all=self.instance_ids is None,
+            )
+        )
+        self._planner = HostingPlanner(self.node, UNHOSTED_GRACE_S)
         self.connectors = {}
         self._fingerprints = {}
         self._stopping = threading.Event()
@@ -90,6 +115,7 @@ class ConnectorSupervisor(threading.Thread):
             connection = None
             try:
                 connection = open_raw_connection(self.dbname)
+                nodes.announce(connection, self.node.name)
                 with connection.cursor() as cr:
                     cr.execute(
                         f"LISTEN {channels.CONTROL_CHANNEL}; LISTEN {channels.REQUEST_CHANNEL}"
@@ -183,16 +209,24 @@ class ConnectorSupervisor(threading.Thread):
     def _elect(self, connection):
         with connection.cursor() as cr:
             cr.execute(_ACTIVE_INSTANCES_QUERY)
-            wanted = {
-                instance_id: (url, token)
-                for instance_id, url, token in cr.fetchall()
-                if self.instance_ids is None or instance_id in self.instance_ids
-            }
+            # Placement is computed over every configured instance, the same list on every
+            # node, whatever this node is limited to.
+            configs = {instance_id: (url, token) for instance_id, url, token in cr.fetchall()}
+            live_nodes = nodes.live_nodes(cr)
+            held = locks.held_instance_locks(cr)
+        wanted = {
+            instance_id: config
+            for instance_id, config in configs.items()
+            if self.instance_ids is None or instance_id in self.instance_ids
+        }
+        plan = self._planner.plan(time.monotonic(), live_nodes, configs, set(self.connectors), held)
         for instance_id in list(self.connectors):
             config = wanted.get(instance_id)
             connector = self.connectors[instance_id]
             if config is None:
                 self._stop_connector(connection, instance_id)
+            elif instance_id in plan.hand_off:
+                self._hand_off(connection, instance_id, plan.preferred[instance_id])
             elif config != self._fingerprints.get(instance_id) or (
                 not connector.is_alive() and connector.final_status != "auth_failed"
             ):
@@ -201,12 +235,18 @@ class ConnectorSupervisor(threading.Thread):
                 # parked until then: retrying a rejected token gets the address banned by HA.
                 connector.stop(CONNECTOR_STOP_TIMEOUT_S)
                 self._start_connector(instance_id, config)
-        for instance_id, config in wanted.items():
+        for instance_id in sorted(plan.acquire & wanted.keys()):
             if instance_id in self.connectors:
                 continue
             if locks.try_acquire_instance_lock(connection, instance_id):
-                _logger.info("Hosting Home Assistant instance %s of %s", instance_id, self.dbname)
-                self._start_connector(instance_id, config)
+                self._planner.acquired(instance_id)
+                _logger.info(
+                    "Hosting Home Assistant instance %s of %s on node %s",
+                    instance_id,
+                    self.dbname,
+                    self.node.label,
+                )
+                self._start_connector(instance_id, wanted[instance_id])
 
     def _start_connector(self, instance_id, config):
         url, token = config
@@ -221,6 +261,30 @@ class ConnectorSupervisor(threading.Thread):
         connector.stop(CONNECTOR_STOP_TIMEOUT_S)
         locks.release_instance_lock(connection, instance_id)
         _logger.info("Stopped hosting Home Assistant instance %s of %s", instance_id, self.dbname)
+
+    def _hand_off(self, connection, instance_id, preferred):
+        """Give an instance to its preferred node: its connection closes before the lock is
+        released, so Home Assistant never sees two."""
+        connector = self.connectors[instance_id]
+        connector.stop(CONNECTOR_STOP_TIMEOUT_S)
+        if connector.is_alive():
+            return  # still closing: the lock stays until it has (next round)
+        del self.connectors[instance_id]
+        self._fingerprints.pop(instance_id, None)
+        locks.release_instance_lock(connection, instance_id)
+        with connection.cursor() as cr:
+            # Wakes every supervisor for an election round now, the preferred node included.
+            channels.notify(
+                cr,
+                channels.CONTROL_CHANNEL,
+                json.dumps({"instance_id": instance_id, "action": "released"}),
+            )
+        _logger.info(
+            "Handed Home Assistant instance %s of %s over to node %s",
+            instance_id,
+            self.dbname,
+            parse_node_name(preferred).label,
+        )
 
     def _stop_all_connectors(self):
         connectors, self.connectors = self.connectors, {}

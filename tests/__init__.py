@@ -5,6 +5,7 @@ from . import (
     test_bus_live,
     test_connection,
     test_connector,
+    test_connector_nodes,
     test_dashboard,
     test_device_key_security,
     test_device_keys,

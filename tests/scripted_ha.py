@@ -79,6 +79,9 @@ class ScriptedHA:
         self.port = None
         self.connections = 0
         self.auth_attempts = 0
+        # The most authenticated connections ever open at once: the connector keeps one per
+        # instance, whichever Odoo process or node hosts it.
+        self.max_concurrent_authenticated = 0
         self.service_calls = []
         self._subscribers = {}  # websocket -> subscribe_entities id
         self._sockets = set()
@@ -140,6 +143,10 @@ class ScriptedHA:
     def subscriber_count(self):
         return len(self._subscribers)
 
+    def authenticated_count(self):
+        """Authenticated connections open now."""
+        return len(self._sockets)
+
     def _run(self, coroutine, timeout_s=60):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
 
@@ -175,6 +182,9 @@ class ScriptedHA:
             return
         await websocket.send(json.dumps({"type": "auth_ok", "ha_version": HA_VERSION}))
         self._sockets.add(websocket)
+        self.max_concurrent_authenticated = max(
+            self.max_concurrent_authenticated, len(self._sockets)
+        )
         try:
             async for frame in websocket:
                 await self._answer(websocket, json.loads(frame))
