@@ -8,7 +8,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from .. import connector
-from ..connector import channels, request_queue
+from ..connector import channels, nodes, request_queue
 from ..hass import errors
 from ..hass.probe import check_connection
 from ..hass.rest import HARestClient
@@ -128,6 +128,15 @@ class HaInstance(models.Model):
     )
     entity_count = fields.Integer(readonly=True, copy=False, groups=USER_GROUP)
     last_error = fields.Text(readonly=True, copy=False, groups=USER_GROUP)
+    # Read from PostgreSQL at each read: the session holding the instance's lock names its node.
+    host_node = fields.Char(
+        string="Hosted By",
+        compute="_compute_host_node",
+        groups=MANAGER_GROUP,
+        help="The Odoo node (host name:process id) that holds the connection to this Home "
+        "Assistant. With several Odoo servers on one database, the instances are shared out "
+        "between them. Empty while no Odoo process holds it.",
+    )
     # Part of the bus channel of all this instance's entities; raised when someone loses
     # manager access (see ha.realtime.update).
     bus_generation = fields.Integer(readonly=True, copy=False, default=0)
@@ -159,6 +168,12 @@ class HaInstance(models.Model):
         # sudo: whether a token exists is no secret; HA users see it as a health hint.
         for instance in self:
             instance.has_token = bool(instance.sudo().token)
+
+    def _compute_host_node(self):
+        hosts = nodes.instance_hosts(self.env.cr, [i for i in self.ids if isinstance(i, int)])
+        for instance in self:
+            node = hosts.get(instance.id)
+            instance.host_node = node.label if node else False
 
     @api.constrains("url")
     def _check_url(self):

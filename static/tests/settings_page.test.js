@@ -40,6 +40,7 @@ class HaInstance extends models.Model {
     ha_version = fields.Char();
     entity_count = fields.Integer();
     last_error = fields.Text();
+    host_node = fields.Char();
     _records = [
         {
             id: 1,
@@ -51,6 +52,7 @@ class HaInstance extends models.Model {
             status_since: "2024-03-01 10:00:00",
             ha_version: "2024.3.3",
             entity_count: 97,
+            host_node: "odoo-1:4242",
         },
         {
             id: 2,
@@ -146,6 +148,23 @@ test("a status notification on the bus updates the instance's badge at once", as
     await animationFrame();
     expect(`${row(1)} .o_ha_instance_status`).toHaveAttribute("data-status", "connected");
     expect(`${row(1)} .o_ha_last_error`).toHaveCount(0);
+});
+
+test("the Odoo node holding each connection is shown, and read again on a new status", async () => {
+    await mountSettings();
+    expect(`${row(1)} .o_ha_host_node`).toHaveText("Hosted by odoo-1:4242");
+    expect(`${row(3)} .o_ha_host_node`).toHaveCount(0);
+
+    // Another node took the instance over: the status it reports makes the page ask again.
+    onRpc("ha.instance", "read", ({ args }) => {
+        expect.step(`read:${args[0]}:${args[1]}`);
+        return [{ id: 1, host_node: "odoo-2:77" }];
+    });
+    subscribed["odoo_ha_addon/instance_status"]({ instance_id: 1, status: "connecting" });
+    await animationFrame();
+    await animationFrame();
+    expect.verifySteps(["read:1:host_node"]);
+    expect(`${row(1)} .o_ha_host_node`).toHaveText("Hosted by odoo-2:77");
 });
 
 test("a status that arrives while the instances are read is not lost", async () => {

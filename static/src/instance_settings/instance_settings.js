@@ -8,7 +8,7 @@ import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
 import { HaStatusBadge } from "./status_badge";
 
-export const INSTANCE_FIELDS = ["name", "url", "has_token", ...INSTANCE_STATUS_KEYS];
+export const INSTANCE_FIELDS = ["name", "url", "has_token", "host_node", ...INSTANCE_STATUS_KEYS];
 
 /** An Odoo UTC datetime string in the user's time zone and format; "" for none. */
 export function formatServerDateTime(value) {
@@ -65,6 +65,17 @@ export class HaInstanceSettings extends Component {
         const instance = this.state.instances.find((i) => i.id === payload.instance_id);
         if (instance) {
             Object.assign(instance, status);
+            if ("status" in status) {
+                // A new status may come from a new host (a node joined, died or came back).
+                this.refreshHost(instance);
+            }
+        }
+    }
+
+    async refreshHost(instance) {
+        const [fresh] = await this.orm.read("ha.instance", [instance.id], ["host_node"]);
+        if (fresh) {
+            instance.host_node = fresh.host_node;
         }
     }
 
