@@ -35,7 +35,7 @@ DATA_DIRS = ("views", "security", "data", "report", "wizard", "demo")
 # Python that is not part of the Odoo module itself.
 NON_ODOO_PYTHON_DIRS = ("hass", "policy", "tests", "docker", ".ci", "bench")
 # Pure packages: no odoo import, importable as top-level packages by the standalone tier.
-PURE_PACKAGES = ("hass", "policy")
+PURE_PACKAGES = ("hass", "policy", "placement")
 REQUIRED_DEPENDS = {"base", "web", "mail", "bus"}
 REQUIRED_PYTHON_DEPENDENCIES = {"websockets", "requests"}
 ODOO_LICENSES = {
@@ -430,8 +430,8 @@ def test_javascript_parses():
 
 @pytest.mark.parametrize("package", PURE_PACKAGES)
 def test_pure_package_is_independent_of_odoo(package):
-    """hass/ and policy/ run as top-level packages (pytest) and inside Odoo: no odoo, no
-    absolute self-import."""
+    """hass/, policy/ and placement/ run as top-level packages (pytest) and inside Odoo: no
+    odoo, no absolute self-import."""
     paths = _addon_files(f"{package}/**/*.py")
     assert paths, f"{package}/ has no Python files"
     problems = []
