@@ -4,6 +4,8 @@ Not a test: it prints figures. Run it with Odoo's interpreter on a database wher
 ``odoo_ha_addon`` is installed (see bench/README.md)::
 
     HA_PYTHON=... python3 bench/outside_clients_bench.py --db bench_db -c /tmp/odoo-dev.conf
+    HA_PYTHON=... python3 bench/outside_clients_bench.py --db bench_db -c ... --workers 2 \
+        --clients 500 --browsers 500       # production layout: prefork + gevent
 
 Set-up
     A source of states: a real Home Assistant 2024.3.3 (``tests/ha_server.py``, run by
@@ -11,16 +13,23 @@ Set-up
     process of its own), holding ``--sensors`` sensors ``sensor.bench_<n>``. An ``ha.instance``
     for it is committed, with Home Assistant managers (one per ``CLIENTS_PER_USER`` clients)
     and one device key per client (``res.users.apikeys``, scope ``odoo_ha_addon``, valid for a
-    day). A real Odoo server process (``tests/odoo_server.py``, threaded, ``--workers 0``)
-    hosts the instance's connection and serves ``/websocket``. Everything is removed again at
-    the end, also on failure.
+    day). A real Odoo server (``tests/odoo_server.py``) hosts the instance's connection and
+    serves ``/websocket``: threaded (``--workers 0``, one process) or, with ``--workers N``,
+    as production runs it: the prefork master (which hosts the connection), N HTTP workers
+    (the logins) and the gevent process, which alone serves ``/websocket`` on its own port.
+    ``--browsers`` adds browser sessions: Home Assistant managers logged in with a password
+    (one session per ``CLIENTS_PER_USER`` sockets, like tabs), whose sockets join what Odoo
+    gives a person (partner, groups, Discuss) plus the Home Assistant scopes. Everything is
+    removed again at the end, also on failure.
 
 Clients
     ``--clients`` clients in this process, on one asyncio loop: each logs in with its key
     (``POST /odoo_ha_addon/device/login``), opens ``/websocket?version=<bus_version>`` with the
     session cookie (``websockets``), subscribes with no channel (the server joins the session
     to its user's scopes: managers get the instance's) and records every
-    ``odoo_ha_addon/entity_changes`` value of the bench sensors with its arrival time.
+    ``odoo_ha_addon/entity_changes`` value of the bench sensors with its arrival time. During
+    the storm a client only keeps each frame with its arrival time; frames are decoded once
+    the sockets are quiet, so the clients' JSON parsing does not take CPU from the server.
 
 Load
     ``--rate`` state changes per second for ``--seconds``, round-robin over the sensors, on an
@@ -35,9 +44,10 @@ What is measured
     latency send -> client (and Home Assistant's ``last_updated`` -> client) over every
     delivery, changes delivered per client against those sent, values Odoo never published
     (the writer publishes the latest state of a sensor per flush), sockets closed, the CPU of
-    the Odoo server process (with its children), of this process (the clients), of
-    PostgreSQL, Home Assistant and the load generator, the server's RSS, threads and
-    PostgreSQL connections, and the machine's load average.
+    the Odoo server's processes (threaded: one; prefork: master, HTTP workers, gevent), of
+    this process (the clients), of PostgreSQL, Home Assistant and the load generator, each
+    server process's RSS, threads and PostgreSQL connections, and the machine's load
+    average.
 """
 
 import argparse
@@ -80,6 +90,8 @@ DEVICE_KEY_SCOPE = "odoo_ha_addon"
 # Managers are created for this many clients each; a user may hold any number of keys.
 CLIENTS_PER_USER = 50
 KEY_LIFETIME = timedelta(days=1)
+# Password of the browser users (made and deleted by the benchmark).
+BROWSER_PASSWORD = "ha-outside-bench-browser"
 MIRROR_TIMEOUT_S = 120.0
 LOGIN_TIMEOUT_S = 60.0
 OPEN_TIMEOUT_S = 60.0
@@ -89,6 +101,8 @@ WARMUP_RATE = 100
 IDLE_SECONDS = 5.0
 # After the last change is sent, how long the clients may take to receive what is coming.
 DRAIN_TIMEOUT_S = 30.0
+# The sockets are taken as quiet (everything sent has arrived) after this long without a frame.
+QUIET_S = 2.0
 POLL_INTERVAL_S = 0.05
 # Server threads and PostgreSQL connections are sampled this often during the storm.
 SAMPLE_INTERVAL_S = 0.5
@@ -270,14 +284,30 @@ def odoo_server_class(extra_args):
                 return []
             return [match.groups() for match in map(LOG_LINE.match, text.splitlines()) if match]
 
-        def remove_workdir(self):
+        def remove_workdir(self, keep_log=None):
+            if keep_log:
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(self._log_path, keep_log)
             shutil.rmtree(self._workdir, ignore_errors=True)
 
     return BenchOdooServer
 
 
+def server_roles(master):
+    """The Odoo server's processes by role: ``server`` (threaded); ``master`` (which hosts the
+    Home Assistant connection), ``workers`` (HTTP) and ``gevent`` (``/websocket``) for prefork.
+    Workers are recycled: the processes alive at the moment."""
+    roles = {"master": [master], "workers": [], "gevent": []}
+    for child in master.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            roles["gevent" if "gevent" in child.cmdline() else "workers"].append(child)
+    if not roles["workers"] and not roles["gevent"]:
+        return {"server": [master]}
+    return roles
+
+
 class CpuMeter:
-    """CPU time of each party (one core fully busy = 100 %)."""
+    """CPU time of each party (one core fully busy = 100 %), and of each Odoo server role."""
 
     PARTIES = ("odoo", "clients", "postgres", "ha", "load")
 
@@ -295,6 +325,16 @@ class CpuMeter:
                 total += times.user + times.system
         return total
 
+    def _role_seconds(self):
+        """role -> {pid: CPU seconds} of the server's processes alive now."""
+        seconds = {}
+        for role, processes in server_roles(self.server).items():
+            for process in processes:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = process.cpu_times()
+                    seconds.setdefault(role, {})[process.pid] = times.user + times.system
+        return seconds
+
     def sample(self):
         postgres = {}
         for process in psutil.process_iter(["name", "cpu_times"]):
@@ -307,49 +347,68 @@ class CpuMeter:
         return {
             "wall": time.monotonic(),
             "odoo": self._tree_seconds(self.server),
+            "roles": self._role_seconds(),
             "clients": me.user + me.system,
             "postgres": postgres,
             "ha": self._tree_seconds(self.source),
             "load": children.ru_utime + children.ru_stime,
         }
 
+    @staticmethod
+    def _since(before, after):
+        """CPU seconds of processes (pid -> seconds) alive at the end, each from the first
+        sample or from its start."""
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
     def usage_since(self, before):
         after = self.sample()
         wall = after["wall"] - before["wall"]
         used = {party: after[party] - before[party] for party in ("odoo", "clients", "ha", "load")}
-        # PostgreSQL backends come and go (other sessions too): the processes alive at the end,
-        # each from the first sample or from its start.
-        used["postgres"] = sum(
-            seconds - before["postgres"].get(pid, 0.0) for pid, seconds in after["postgres"].items()
-        )
-        return {party: 100 * used[party] / wall for party in self.PARTIES}
+        # PostgreSQL backends come and go (other sessions too).
+        used["postgres"] = self._since(before["postgres"], after["postgres"])
+        usage = {party: 100 * used[party] / wall for party in self.PARTIES}
+        usage["roles"] = {
+            role: 100 * self._since(before["roles"].get(role, {}), pids) / wall
+            for role, pids in after["roles"].items()
+        }
+        return usage
 
 
 class ServerSampler:
-    """Samples the server's threads, RSS and PostgreSQL connections on a thread of its own."""
+    """Samples threads, RSS and PostgreSQL connections of each Odoo server process role on a
+    thread of its own."""
+
+    KEYS = ("threads", "rss_mb", "pg_connections")
 
     def __init__(self, server_pid):
         self.process = psutil.Process(server_pid)
         _name, params = connection_info_for("postgres")
         self.connection = psycopg2.connect(**params)
         self.connection.autocommit = True
-        self.application_name = f"odoo-{server_pid}"
         self.samples = []
         self._stop = threading.Event()
         self._thread = None
 
     def now(self):
+        """role -> {threads, rss_mb, pg_connections}, and "total" over every role."""
+        roles = server_roles(self.process)
         with self.connection.cursor() as cr:
             cr.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                (self.application_name,),
+                "SELECT application_name, count(*) FROM pg_stat_activity"
+                " WHERE application_name LIKE 'odoo-%%' GROUP BY 1"
             )
-            pg_connections = cr.fetchone()[0]
-        return {
-            "threads": self.process.num_threads(),
-            "rss_mb": self.process.memory_info().rss / 2**20,
-            "pg_connections": pg_connections,
-        }
+            by_name = dict(cr.fetchall())
+        sample = {}
+        for role, processes in roles.items():
+            figures = dict.fromkeys(self.KEYS, 0)
+            for process in processes:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    figures["threads"] += process.num_threads()
+                    figures["rss_mb"] += process.memory_info().rss / 2**20
+                figures["pg_connections"] += by_name.get(f"odoo-{process.pid}", 0)
+            sample[role] = figures
+        sample["total"] = {key: sum(sample[role][key] for role in roles) for key in self.KEYS}
+        return sample
 
     def start(self):
         self.samples = []
@@ -365,12 +424,17 @@ class ServerSampler:
         self._thread.start()
 
     def stop(self):
+        """The peak of each figure of each role over the samples taken since ``start``."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        roles = {role for sample in self.samples for role in sample}
         return {
-            key: max((sample[key] for sample in self.samples), default=None)
-            for key in ("threads", "rss_mb", "pg_connections")
+            role: {
+                key: max((s[role][key] for s in self.samples if role in s), default=None)
+                for key in self.KEYS
+            }
+            for role in roles
         }
 
     def close(self):
@@ -384,12 +448,18 @@ class ServerSampler:
 class BenchClient:
     """One outside app: a device-key session and its bus websocket."""
 
+    kind = "device key"
+
     def __init__(self, index, login, key):
         self.index = index
         self.login = login
         self.key = key
         self.websocket = None
         self.reader = None
+        self.instance_id = None
+        # Frames not decoded yet: (arrival epoch, text).
+        self.frames = []
+        self.last_frame_at = 0.0
         # value -> (arrival epoch, HA last_updated)
         self.received = {}
         self.connect_s = None
@@ -415,10 +485,10 @@ class BenchClient:
             raise RuntimeError(f"login refused: {json.dumps(answer)[:300]}")
         return data
 
-    async def open(self, server_url, login, instance_id):
-        url = server_url.replace("http://", "ws://", 1)
+    async def open(self, server_url, ws_url, login, instance_id):
+        self.instance_id = instance_id
         self.websocket = await connect(
-            f"{url}/websocket?version={login['bus_version']}",
+            f"{ws_url}/websocket?version={login['bus_version']}",
             origin=server_url,
             additional_headers={"Cookie": f"session_id={login['session_id']}"},
             user_agent_header=None,
@@ -428,28 +498,13 @@ class BenchClient:
         await self.websocket.send(
             json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}})
         )
-        self.reader = asyncio.create_task(self._read(instance_id))
+        self.reader = asyncio.create_task(self._read())
 
-    async def _read(self, instance_id):
-        prefix = f"sensor.{SENSOR_PREFIX}"
+    async def _read(self):
         try:
             async for raw in self.websocket:
-                arrived = time.time()
-                for notification in json.loads(raw):
-                    message = notification.get("message") or {}
-                    payload = message.get("payload") or {}
-                    if (
-                        message.get("type") != ENTITY_CHANGES
-                        or payload.get("instance_id") != instance_id
-                    ):
-                        continue
-                    for entity_id, change in payload["changes"].items():
-                        if change and entity_id.startswith(prefix):
-                            with contextlib.suppress(ValueError, TypeError):
-                                self.received[int(change["state"])] = (
-                                    arrived,
-                                    change.get("last_updated"),
-                                )
+                self.last_frame_at = time.time()
+                self.frames.append((self.last_frame_at, raw))
         except ConnectionClosed:
             pass
         finally:
@@ -460,6 +515,27 @@ class BenchClient:
                     time.time(),
                 )
 
+    def decode(self):
+        """Record the bench sensors' values of the frames received so far."""
+        frames, self.frames = self.frames, []
+        prefix = f"sensor.{SENSOR_PREFIX}"
+        for arrived, raw in frames:
+            for notification in json.loads(raw):
+                message = notification.get("message") or {}
+                payload = message.get("payload") or {}
+                if (
+                    message.get("type") != ENTITY_CHANGES
+                    or payload.get("instance_id") != self.instance_id
+                ):
+                    continue
+                for entity_id, change in payload["changes"].items():
+                    if change and entity_id.startswith(prefix):
+                        with contextlib.suppress(ValueError, TypeError):
+                            self.received[int(change["state"])] = (
+                                arrived,
+                                change.get("last_updated"),
+                            )
+
     async def close(self):
         self.closing = True
         if self.websocket is not None:
@@ -468,6 +544,44 @@ class BenchClient:
         if self.reader is not None:
             self.reader.cancel()
             await asyncio.gather(self.reader, return_exceptions=True)
+
+
+class BrowserClient(BenchClient):
+    """A browser's socket: a password session of a Home Assistant manager, shared by the
+    ``CLIENTS_PER_USER`` sockets of that user (tabs, or browsers with the same session)."""
+
+    kind = "browser"
+
+    def __init__(self, index, login, password, sessions):
+        super().__init__(index, login, None)
+        self.password = password
+        # login -> session id, filled by the first socket of each user.
+        self.sessions = sessions
+
+    def log_in(self, server_url, dbname):
+        if self.login not in self.sessions:
+            http = requests.Session()
+            response = http.post(
+                f"{server_url}/web/session/authenticate",
+                json={
+                    "jsonrpc": "2.0",
+                    "method": "call",
+                    "id": 1,
+                    "params": {"db": dbname, "login": self.login, "password": self.password},
+                },
+                timeout=LOGIN_TIMEOUT_S,
+            )
+            response.raise_for_status()
+            if not (response.json().get("result") or {}).get("uid"):
+                raise RuntimeError(f"login refused: {response.text[:300]}")
+            self.sessions[self.login] = http.cookies["session_id"]
+        # Imported here: odoo.addons has the addons path only once Odoo's options are parsed.
+        from odoo.addons.bus.websocket import WebsocketConnectionHandler  # noqa: PLC0415
+
+        return {
+            "session_id": self.sessions[self.login],
+            "bus_version": WebsocketConnectionHandler._VERSION,
+        }
 
 
 # The benchmark ------------------------------------------------------------------------------
@@ -508,14 +622,22 @@ class OutsideClientsBench:
         source_class = ScriptedSource if self.args.source == "scripted" else RealSource
         print(f"Starting the {source_class.label} with {self.args.sensors} sensors ...", flush=True)
         self.source = source_class(self.args.sensors)
-        keys = run_committed(self.registry, self.create_records)
+        keys, browser_logins = run_committed(self.registry, self.create_records)
         self.clients = [BenchClient(index, login, key) for index, (login, key) in enumerate(keys)]
+        sessions = {}
+        self.clients += [
+            BrowserClient(len(keys) + index, login, BROWSER_PASSWORD, sessions)
+            for index, login in enumerate(browser_logins)
+        ]
         print(
             f"Instance {self.instance_id}, {len(self.user_ids)} manager(s),"
-            f" {len(keys)} device keys committed; starting the Odoo server ...",
+            f" {len(keys)} device keys committed; starting the Odoo server"
+            f" ({self.layout()}) ...",
             flush=True,
         )
-        self.server = odoo_server_class(self.server_args)(self.dbname).start()
+        self.server = odoo_server_class(self.server_args)(
+            self.dbname, workers=self.args.workers
+        ).start()
         self.wait_mirrored()
         self.sampler = ServerSampler(self.server.process.pid)
         self.results["server_before"] = self.sampler.now()
@@ -529,7 +651,7 @@ class OutsideClientsBench:
             }
         )
         self.instance_id = instance.id
-        user_count = math.ceil(self.args.clients / CLIENTS_PER_USER)
+        user_count = max(1, math.ceil(self.args.clients / CLIENTS_PER_USER))
         users = env["res.users"].create(
             [
                 {
@@ -540,7 +662,22 @@ class OutsideClientsBench:
                 for n in range(user_count)
             ]
         )
-        self.user_ids = users.ids
+        browser_user_count = math.ceil(self.args.browsers / CLIENTS_PER_USER)
+        browser_users = env["res.users"].create(
+            [
+                {
+                    "name": f"Outside clients bench browser {n}",
+                    "login": f"ha_outside_bench_{instance.id}_browser_{n}",
+                    "password": BROWSER_PASSWORD,
+                    "groups_id": [(6, 0, [env.ref(f"{ADDON}.group_ha_manager").id])],
+                }
+                for n in range(browser_user_count)
+            ]
+        )
+        self.user_ids = users.ids + browser_users.ids
+        browser_logins = [
+            browser_users[index % browser_user_count].login for index in range(self.args.browsers)
+        ]
         expiration = fields.Datetime.now() + KEY_LIFETIME
         keys = []
         for index in range(self.args.clients):
@@ -553,7 +690,12 @@ class OutsideClientsBench:
             keys.append((user.login, key))
         env.cr.execute("SELECT id FROM res_users_apikeys WHERE user_id = ANY(%s)", (self.user_ids,))
         self.key_ids = [row[0] for row in env.cr.fetchall()]
-        return keys
+        return keys, browser_logins
+
+    def layout(self):
+        if self.args.workers:
+            return f"prefork, --workers {self.args.workers}, /websocket on the gevent port"
+        return "threaded, --workers 0"
 
     def wait_mirrored(self):
         deadline = time.monotonic() + MIRROR_TIMEOUT_S
@@ -587,7 +729,7 @@ class OutsideClientsBench:
             if self.key_ids:
                 stack.callback(self.delete_records, "res.users.apikeys", self.key_ids)
             if self.server is not None:
-                stack.callback(self.server.remove_workdir)
+                stack.callback(self.server.remove_workdir, self.args.keep_log)
                 stack.callback(self.server.stop)
             if self.sampler is not None:
                 stack.callback(self.sampler.close)
@@ -630,14 +772,23 @@ class OutsideClientsBench:
                     login = await loop.run_in_executor(
                         pool, client.log_in, self.server.url, self.dbname
                     )
-                    await client.open(self.server.url, login, self.instance_id)
+                    await client.open(self.server.url, self.server.ws_url, login, self.instance_id)
                     client.connect_s = time.monotonic() - started
                 except Exception as error:  # noqa: BLE001 - reported per client
                     client.error = f"{type(error).__name__}: {error}"[:300]
 
         started = time.monotonic()
+        # One password login per browser user first, as a browser keeps its session for its
+        # tabs (and password hashing would otherwise run once per socket, concurrently).
+        first_of_user = {}
+        for client in self.clients:
+            if isinstance(client, BrowserClient):
+                first_of_user.setdefault(client.login, client)
         try:
-            await asyncio.gather(*(connect_one(client) for client in self.clients))
+            await asyncio.gather(*(connect_one(client) for client in first_of_user.values()))
+            await asyncio.gather(
+                *(connect_one(c) for c in self.clients if c not in first_of_user.values())
+            )
         finally:
             pool.shutdown(wait=False)
         self.results["connect"] = {
@@ -659,6 +810,8 @@ class OutsideClientsBench:
             await self.load(WARMUP_RATE, self.args.sensors)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
+                for client in connected:
+                    client.decode()
                 if all(client.received or client.closed for client in connected):
                     break
                 await asyncio.sleep(POLL_INTERVAL_S)
@@ -685,6 +838,7 @@ class OutsideClientsBench:
             flush=True,
         )
         log_lines_before = len(self.server.warnings())
+        bus_last_id = self.bus_last_id()
         self.sampler.start()
         before = self.cpu.sample()
         load = await self.load(rate, count)
@@ -700,23 +854,38 @@ class OutsideClientsBench:
             "server_peak": server_peak,
             "server_after": self.sampler.now(),
             "log": self.server.warnings()[log_lines_before:],
+            "bus_rows": self.bus_last_id() - bus_last_id,
             **self.deliveries(load),
         }
 
+    def bus_last_id(self):
+        return query(self.registry, "SELECT coalesce(max(id), 0) FROM bus_bus")[0][0]
+
     async def drain(self, load):
-        """Seconds from the last answer to the moment every open client has every sensor's
-        final value (None when that did not happen within DRAIN_TIMEOUT_S)."""
+        """Seconds from the last answer to the moment every open client had every sensor's
+        final value (None when that did not happen within DRAIN_TIMEOUT_S).
+
+        Frames are decoded only once the sockets have been quiet for QUIET_S (or at
+        DRAIN_TIMEOUT_S), so that decoding takes no CPU from the server while it still sends;
+        arrival times were recorded as frames came."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            last = max((client.last_frame_at for client in self.clients), default=0.0)
+            if time.time() - max(last, load["finished"]) >= QUIET_S:
+                break
+            await asyncio.sleep(POLL_INTERVAL_S)
+        for client in self.clients:
+            client.decode()
         first, count, sensors = load["first_value"], load["count"], self.args.sensors
         finals = range(first + max(0, count - sensors), first + count)
         open_clients = [c for c in self.clients if c.connect_s is not None and not c.closed]
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            open_clients = [c for c in open_clients if not c.closed]
-            if all(all(v in c.received for v in finals) for c in open_clients):
-                arrivals = [c.received[v][0] for c in open_clients for v in finals]
-                return max(arrivals, default=load["finished"]) - load["finished"]
-            await asyncio.sleep(POLL_INTERVAL_S)
-        return None
+        self.results["final_values_missing"] = sum(
+            v not in c.received for c in open_clients for v in finals
+        )
+        if self.results["final_values_missing"]:
+            return None
+        arrivals = [c.received[v][0] for c in open_clients for v in finals]
+        return max(arrivals, default=load["finished"]) - load["finished"]
 
     def deliveries(self, load):
         first, count, rate = load["first_value"], load["count"], load["rate"]
@@ -730,6 +899,7 @@ class OutsideClientsBench:
         ha_latencies_ms = []
         slowest_p99 = 0.0
         ha_times = {}
+        by_kind = collections.defaultdict(list)
         for client in connected:
             delivered = 0
             client_latencies = []
@@ -745,10 +915,17 @@ class OutsideClientsBench:
                     ha_latencies_ms.append((arrived - ha_times[last_updated]) * 1000)
             per_client.append(delivered)
             latencies_ms += client_latencies
+            by_kind[client.kind] += client_latencies
             if client_latencies:
                 slowest_p99 = max(slowest_p99, percentiles(client_latencies)["p99"])
+
+        def phase(closed_at):
+            if closed_at < load["started"]:
+                return "before the storm"
+            return "during the storm" if closed_at <= load["finished"] else "after it"
+
         closed = collections.Counter(
-            f"{client.closed[0]} {client.closed[1]}".strip()
+            f"{client.closed[0]} {client.closed[1]}".strip() + f" ({phase(client.closed[2])})"
             for client in connected
             if client.closed
         )
@@ -759,6 +936,9 @@ class OutsideClientsBench:
             "complete_clients": sum(n == len(published) for n in per_client),
             "lost_to_clients": sum(len(published) - n for n in per_client),
             "latency_ms": percentiles(latencies_ms),
+            "latency_by_kind_ms": {
+                kind: percentiles(values) for kind, values in sorted(by_kind.items())
+            },
             "ha_latency_ms": percentiles(ha_latencies_ms),
             "slowest_client_p99_ms": slowest_p99,
             "deliveries": len(latencies_ms),
@@ -767,30 +947,14 @@ class OutsideClientsBench:
 
     # Report -------------------------------------------------------------------------------
 
-    def print_report(self):
+    def print_connecting(self):
         r = self.results
-        start, end = (
-            " ".join(f"{value:.2f}" for value in load)
-            for load in (r["load_average_at_start"], os.getloadavg())
-        )
-        print()
-        print(
-            f"Outside clients benchmark  db={self.dbname}  cpus={os.cpu_count()}"
-            f"  load average at start {start}, at end {end}"
-        )
-        print(
-            f"{self.args.clients} clients ({len(self.user_ids)} managers), {self.source.label},"
-            f" {self.args.sensors} sensors; Odoo server threaded (--workers 0"
-            + "".join(f" {arg}" for arg in self.server_args)
-            + ("" if "--db_maxconn" in " ".join(self.server_args) else ", --db_maxconn 64")
-            + ")"
-        )
         connect = r.get("connect")
         if connect:
             per_client = connect["per_client_s"]
             print()
             print(
-                f"Connecting: {connect['connected']}/{self.args.clients} logged in, socket open"
+                f"Connecting: {connect['connected']}/{len(self.clients)} logged in, socket open"
                 f" and subscribed in {connect['seconds']:.2f} s"
                 f" ({self.args.connect_concurrency} at a time; per client p50"
                 f" {fmt(per_client['p50'], 2)} s, p99 {fmt(per_client['p99'], 2)} s,"
@@ -806,18 +970,45 @@ class OutsideClientsBench:
                 f" one change per sensor)"
             )
             before, after = r["server_before"], r["server_connected"]
-            per_client_kb = (
-                (after["rss_mb"] - before["rss_mb"]) * 1024 / max(connect["connected"], 1)
-            )
-            print(
-                f"  Odoo server: threads {before['threads']} -> {after['threads']}, RSS"
-                f" {before['rss_mb']:.0f} -> {after['rss_mb']:.0f} MB ({per_client_kb:.0f}"
-                f" KB per client), PostgreSQL connections {before['pg_connections']} ->"
-                f" {after['pg_connections']}"
-            )
+            for role in after:
+                was = before.get(role) or dict.fromkeys(ServerSampler.KEYS, 0)
+                now = after[role]
+                per_client_kb = (
+                    (now["rss_mb"] - was["rss_mb"]) * 1024 / max(connect["connected"], 1)
+                )
+                print(
+                    f"  Odoo {role}: threads {was['threads']} -> {now['threads']}, RSS"
+                    f" {was['rss_mb']:.0f} -> {now['rss_mb']:.0f} MB ({per_client_kb:.1f}"
+                    f" KB per client), PostgreSQL connections {was['pg_connections']} ->"
+                    f" {now['pg_connections']}"
+                )
         idle = r.get("idle_cpu")
         if idle:
-            print(f"Idle, every socket open, {IDLE_SECONDS:g} s: CPU % {cpu_line(idle)}")
+            print(
+                f"Idle, every socket open, {IDLE_SECONDS:g} s: CPU % {cpu_line(idle)} ("
+                + ", ".join(f"{role} {cpu:.0f}" for role, cpu in idle["roles"].items())
+                + ")"
+            )
+
+    def print_report(self):
+        r = self.results
+        start, end = (
+            " ".join(f"{value:.2f}" for value in load)
+            for load in (r["load_average_at_start"], os.getloadavg())
+        )
+        print()
+        print(
+            f"Outside clients benchmark  db={self.dbname}  cpus={os.cpu_count()}"
+            f"  load average at start {start}, at end {end}"
+        )
+        print(
+            f"{self.args.clients} device-key clients + {self.args.browsers} browser sockets"
+            f" ({len(self.user_ids)} managers), {self.source.label}, {self.args.sensors} sensors;"
+            f" Odoo server {self.layout()}"
+            + "".join(f" {arg}" for arg in self.server_args)
+            + ("" if "--db_maxconn" in " ".join(self.server_args) else ", --db_maxconn 64")
+        )
+        self.print_connecting()
         storm = r.get("storm")
         if not storm:
             return
@@ -854,13 +1045,17 @@ class OutsideClientsBench:
         )
         closed = ", ".join(f"{n} x {reason}" for reason, n in storm["closed"].items()) or "none"
         print(f"  sockets closed by the server or the network: {closed}")
+        print(
+            f"  bus notifications during the storm and its drain: {storm['bus_rows']}"
+            f" ({storm['bus_rows'] / max(wall, 1e-9):.1f}/s): each wakes every socket"
+        )
         drain = storm["drain_s"]
         print(
             "  every open client had every sensor's final value "
             + (
                 f"{drain:.2f} s after the last answer"
                 if drain is not None
-                else f"NOT within {DRAIN_TIMEOUT_S:g} s"
+                else f"NOT: {r.get('final_values_missing')} final values missing"
             )
         )
         latency, ha_latency = storm["latency_ms"], storm["ha_latency_ms"]
@@ -875,16 +1070,27 @@ class OutsideClientsBench:
             f" p50 {fmt(ha_latency['p50'])}  p95 {fmt(ha_latency['p95'])}"
             f"  p99 {fmt(ha_latency['p99'])}  max {fmt(ha_latency['max'])}"
         )
+        for kind, by_kind in storm["latency_by_kind_ms"].items():
+            print(
+                f"    {kind} sockets: p50 {fmt(by_kind['p50'])}  p95 {fmt(by_kind['p95'])}"
+                f"  p99 {fmt(by_kind['p99'])}  max {fmt(by_kind['max'])}"
+            )
         print(
             f"  CPU % during the storm: {cpu_line(storm['cpu'])}; load average at its end"
             f" {' '.join(f'{v:.2f}' for v in storm['load_average'])}"
         )
-        peak, after = storm["server_peak"], storm["server_after"]
         print(
-            f"  Odoo server peak: {peak['threads']} threads, RSS {fmt(peak['rss_mb'])} MB,"
-            f" {peak['pg_connections']} PostgreSQL connections; RSS after"
-            f" {after['rss_mb']:.0f} MB"
+            "  CPU % by Odoo server role: "
+            + ", ".join(f"{role} {cpu:.0f}" for role, cpu in storm["cpu"]["roles"].items())
         )
+        peak, after = storm["server_peak"], storm["server_after"]
+        for role in after:
+            top = peak.get(role) or dict.fromkeys(ServerSampler.KEYS)
+            print(
+                f"  Odoo {role} peak: {top['threads']} threads, RSS {fmt(top['rss_mb'])} MB,"
+                f" {top['pg_connections']} PostgreSQL connections; RSS after"
+                f" {after[role]['rss_mb']:.0f} MB"
+            )
         warnings = collections.Counter(
             f"{level} {logger}: {message[:100]}" for level, logger, message in storm["log"]
         )
@@ -928,6 +1134,20 @@ def parse_args():
     )
     parser.add_argument("--db", required=True, help="database with odoo_ha_addon installed")
     parser.add_argument("--clients", type=int, default=200, help="concurrent outside clients")
+    parser.add_argument(
+        "--browsers",
+        type=int,
+        default=0,
+        help="browser sockets in addition (password sessions of managers, one per"
+        f" {CLIENTS_PER_USER} sockets)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0: threaded server; N > 0: prefork with N HTTP workers and the gevent process"
+        " serving /websocket (default: %(default)s)",
+    )
     parser.add_argument("--rate", type=int, default=100, help="state changes per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the storm")
     parser.add_argument("--sensors", type=int, default=50, help="bench sensors in HA")
@@ -944,6 +1164,7 @@ def parse_args():
         help="clients logging in and opening their socket at the same time (default:"
         " %(default)s; a login holds up to two of the server's --db_maxconn connections)",
     )
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the Odoo server's log to FILE")
     parser.add_argument(
         "--server-args",
         default="",
