@@ -5,11 +5,16 @@ writer keeps the newest state per entity plus every point of the entities that r
 history, and writes them by *group commit*: when no flush is running, a change is written at
 once; while one runs, changes collect and all go in the next one. An idle home thus sees its
 changes committed within milliseconds, and a busy one gets batches as large as the time a
-flush takes, which is what keeps the ingest ceiling. Each flush is ONE transaction: upsert the
-changed ``ha.entity`` rows (HA-owned columns only), append ``ha.entity.history`` rows, and send
-one bus message per access scope. The SQL runs on the writer's own thread, so batches stay in
-order and the event loop never waits on PostgreSQL: Home Assistant drops clients that fall
-behind.
+flush takes, which is what keeps the ingest ceiling. A flush starts no sooner than
+``MIN_FLUSH_INTERVAL_S`` after the previous one: each flush sends a bus message, and each bus
+message makes Odoo's ``/websocket`` process run a dispatch (a cursor, a session check and a
+``bus.bus`` read) for every socket listening to the instance, so the rate of flushes times
+the number of sockets is what that process pays (docs/PERFORMANCE.md, "Prefork + gevent").
+
+Each flush is ONE transaction: upsert the changed ``ha.entity`` rows (HA-owned columns only),
+append ``ha.entity.history`` rows, and send one bus message per access scope. The SQL runs on
+the writer's own thread, so batches stay in order and the event loop never waits on
+PostgreSQL: Home Assistant drops clients that fall behind.
 
 A flush that fails is merged back into what is waiting and retried with backoff (serialization
 failures at once), so a PostgreSQL outage delays changes and loses none.
@@ -43,6 +48,9 @@ from .storable import storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)
 
+# At most 10 flushes (hence bus messages per scope) a second: an isolated change is still
+# written at once, changes that come faster wait at most this long for the next flush.
+MIN_FLUSH_INTERVAL_S = 0.1
 RETRY_INITIAL_S = 0.2
 RETRY_MAX_S = 10.0
 # Machine deadlines are decided this long after they fall due (see the module docstring).
@@ -118,9 +126,14 @@ class EntityStateWriter:
     async def run(self):
         backoff = Backoff(initial_s=RETRY_INITIAL_S, max_s=RETRY_MAX_S)
         loop = asyncio.get_running_loop()
+        last_flush_at = -MIN_FLUSH_INTERVAL_S
         while True:
             await self._wait_for_work()
+            early_s = last_flush_at + MIN_FLUSH_INTERVAL_S - loop.time()
+            if early_s > 0:
+                await asyncio.sleep(early_s)
             # Group commit: what arrived while the previous flush ran goes in this one.
+            last_flush_at = loop.time()
             batch = self._take()
             if batch is not None:
                 await self._write_or_merge_back(loop, backoff, batch)
