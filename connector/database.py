@@ -7,6 +7,12 @@ PostgreSQL session when it finalises its copy (libpq sends a Terminate message o
 socket), which would silently drop the parent's advisory locks. So connector threads take their
 cursors from a private pool, their long-lived sessions are tracked here, and a fork hook points
 the child's copies of all those sockets at /dev/null before the child can touch them.
+
+Bus messages sent in a connector transaction are announced (``NOTIFY imbus``) on the
+connector's own connection too. Odoo's ``bus.bus`` would borrow one from the process's shared
+pool after the commit; in a threaded server every open ``/websocket`` borrows from that pool at
+each notification, and with a few hundred sockets the writer found it full ("The Connection Pool
+Is Full") and had to write its batch again (docs/PERFORMANCE.md).
 """
 
 import contextlib
@@ -17,11 +23,14 @@ import weakref
 
 import psycopg2
 import psycopg2.extensions
-from psycopg2 import errorcodes
+from psycopg2 import errorcodes, sql
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.sql_db import Connection, ConnectionPool, connection_info_for
+from odoo.tools import OrderedSet
+
+from odoo.addons.bus.models.bus import ODOO_NOTIFY_FUNCTION, get_notify_payloads
 
 from ..hass.forking import release_descriptors
 
@@ -33,6 +42,12 @@ PRIVATE_POOL_MAX_CONNECTIONS = 4
 # Immediate retries of a transaction that lost a serialization race with another one.
 SERIALIZATION_RETRIES = 5
 _RETRYABLE_CODES = {errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED}
+
+# Where bus.bus keeps, in a cursor's postcommit data, the channels to announce after the
+# commit; it registers its own announcement only when the key is not there yet.
+BUS_CHANNELS_KEY = "bus.bus.channels"
+# Odoo's bus listens on this database, whatever the database of the messages.
+BUS_LISTEN_DB = "postgres"
 
 # A fork waits at most this long for connections being opened to be tracked (see _opening).
 FORK_WAIT_FOR_CONNECTS_S = 2.0
@@ -91,6 +106,8 @@ class ConnectorDatabase:
         self._pool = ConnectionPool(PRIVATE_POOL_MAX_CONNECTIONS)
         with _tracked_lock:
             _tracked_pools.add(self._pool)
+        self._bus_connection = None
+        self._bus_lock = threading.Lock()
 
     def cursor(self):
         """An Odoo cursor (usable with ``api.Environment``) on this private pool."""
@@ -121,18 +138,60 @@ class ConnectorDatabase:
         that come from Home Assistant, not read-modify-write cycles, so READ COMMITTED is
         right: concurrent writers wait for each other instead of failing. Deadlocks are still
         retried.
+
+        Bus messages the transaction sends are announced after the commit on this object's
+        own connection (``announce_bus_messages``).
         """
         for attempt in range(SERIALIZATION_RETRIES + 1):
             try:
+                bus_channels = OrderedSet()
                 with self.cursor() as cr:
+                    # bus.bus then adds its channels here and announces nothing itself.
+                    cr.postcommit.data[BUS_CHANNELS_KEY] = bus_channels
                     cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                    return function(cr, *args)
+                    result = function(cr, *args)
             except psycopg2.Error as error:
                 if error.pgcode not in _RETRYABLE_CODES or attempt == SERIALIZATION_RETRIES:
                     raise
+            else:
+                self.announce_bus_messages(bus_channels)
+                return result
+        return None
+
+    def announce_bus_messages(self, channels):
+        """``NOTIFY imbus`` for bus messages just committed on ``channels``, as ``bus.bus``
+        does, on a connection of this object's own (opened on first use, and again after an
+        error). A failure is logged, not raised: the messages are committed, sockets read them
+        at their next notification, and writing the batch again would not help."""
+        if not channels:
+            return
+        statement = sql.SQL("SELECT {}('imbus', %s)").format(sql.Identifier(ODOO_NOTIFY_FUNCTION))
+        payloads = get_notify_payloads(list(channels))
+        with self._bus_lock:
+            try:
+                if self._bus_connection is None or self._bus_connection.closed:
+                    self._bus_connection = open_raw_connection(BUS_LISTEN_DB)
+                with self._bus_connection.cursor() as cr:
+                    for payload in payloads:
+                        cr.execute(statement, (payload,))
+            except psycopg2.Error as error:
+                _logger.warning(
+                    "Announcing bus messages of %s failed (%s); they go out with the next ones",
+                    self.dbname,
+                    str(error).strip() or type(error).__name__,
+                )
+                self._close_bus_connection()
+
+    def _close_bus_connection(self):
+        connection, self._bus_connection = self._bus_connection, None
+        if connection is not None:
+            with contextlib.suppress(psycopg2.Error):
+                connection.close()
 
     def close(self):
         self._pool.close_all()
+        with self._bus_lock:
+            self._close_bus_connection()
 
 
 def _detach_inherited_connections():
