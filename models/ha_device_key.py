@@ -14,9 +14,18 @@ partner channel. Its channel list also names its key, and every dispatch to that
 checks that the key is still there and not expired (``bus.bus._poll``): the socket closes at
 its next notification however the key went away (removed here, from Account Security, or
 expired and deleted by Odoo's own clean-up, which deletes with SQL and calls no ``unlink``).
+
+That check is shared by the sockets of a process (``DeviceKeyCheck``): one bus notification
+wakes every socket that listens to its channel, and a query per socket made each dispatch of
+a device socket hold its pooled connection a third longer (docs/PERFORMANCE.md, "Prefork +
+gevent"). The first dispatch that delivers a notification newer than the last check reads
+every key the process serves, with their expiry, in one query; the others compare the expiry
+with the clock. A key removed after that check is thus seen at the first notification
+numbered after it (removing it through the ORM also ends its sessions at once).
 """
 
 import logging
+import threading
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -34,6 +43,29 @@ SESSION_DEVICE_KEY = "odoo_ha_addon_device_key_id"
 DEFAULT_KEY_DAYS = 90
 # Subchannel naming a device key in its sessions' bus channel list; nothing is sent on it.
 DEVICE_KEY_SUBCHANNEL = "odoo_ha_addon_device_key"
+
+
+class DeviceKeyCheck:
+    """The device keys of one database as of one bus notification: which exist (their expiry,
+    or None) among those the sockets of this process use. Replaced, never changed."""
+
+    def __init__(self, bus_id, expiries):
+        self.bus_id = bus_id
+        self.expiries = expiries
+
+    def current(self, key_ids, now):
+        """Whether each of ``key_ids`` was there at the check and has not expired since."""
+        return all(
+            key_id in self.expiries
+            and (self.expiries[key_id] is None or self.expiries[key_id] >= now)
+            for key_id in key_ids
+        )
+
+
+# Per database: the keys the sockets of this process use, and the last check of them.
+_served_keys = {}
+_key_checks = {}
+_served_keys_lock = threading.Lock()
 
 
 def session_device_key_id(session):
@@ -100,6 +132,31 @@ class ResUsersApikeys(models.Model):
         )
         return bool(self.env.cr.fetchone())
 
+    @api.model
+    def _ha_device_keys_current(self, key_ids, bus_id):
+        """Whether the device keys ``key_ids`` are there and not expired, for delivering bus
+        notifications up to ``bus_id`` (see the module docstring)."""
+        dbname = self.env.cr.dbname
+        with _served_keys_lock:
+            served = _served_keys.setdefault(dbname, set())
+            served.update(key_ids)
+            keys = list(served)
+        check = _key_checks.get(dbname)
+        if check is None or check.bus_id < bus_id or not set(key_ids) <= set(check.expiries):
+            # One snapshot for both: the keys as they were when that notification was there.
+            self.env.cr.execute(
+                f"""
+                SELECT (SELECT coalesce(max(id), 0) FROM bus_bus),
+                       array_agg(id), array_agg(expiration_date)
+                  FROM {self._table} WHERE id = ANY(%s)
+                """,
+                (keys,),
+            )
+            last_bus_id, ids, expiries = self.env.cr.fetchone()
+            check = DeviceKeyCheck(last_bus_id, dict(zip(ids or [], expiries or [], strict=True)))
+            _key_checks[dbname] = check
+        return check.current(key_ids, fields.Datetime.now())
+
     def unlink(self):
         self.env["ha.device.session"].sudo()._revoke_keys(self.ids)
         return super().unlink()
@@ -116,13 +173,15 @@ class BusBus(models.Model):
     @api.model
     def _poll(self, channels, last=0, ignore_ids=None):
         # Every dispatch to a socket (and every peek) of a device-key session passes here.
-        apikeys = self.env["res.users.apikeys"]
-        for key_id in _channel_key_ids(channels):
-            if not apikeys._ha_device_key_exists(key_id):
+        notifications = super()._poll(channels, last, ignore_ids)
+        key_ids = _channel_key_ids(channels)
+        if key_ids:
+            newest = max((notification["id"] for notification in notifications), default=0)
+            if not self.env["res.users.apikeys"]._ha_device_keys_current(key_ids, newest):
                 raise SessionExpiredException(
                     self.env._("This device key was revoked or has expired.")
                 )
-        return super()._poll(channels, last, ignore_ids)
+        return notifications
 
 
 class HaDeviceSession(models.Model):
