@@ -67,11 +67,15 @@ class InstanceConnector(threading.Thread):
     # Called from other threads ------------------------------------------------------------
 
     def stop(self, timeout_s):
-        if self.loop is not None and self.client is not None and self.is_alive():
-            self.loop.call_soon_threadsafe(self.client.stop)
+        self.request_stop()
         self.join(timeout_s)
         if self.is_alive():
             _logger.warning("Connector of instance %s did not stop in time", self.instance_id)
+
+    def request_stop(self):
+        """Close the Home Assistant connection and end the thread, without waiting for it."""
+        if self.loop is not None and self.client is not None and self.is_alive():
+            self.loop.call_soon_threadsafe(self.client.stop)
 
     def restart(self):
         """Drop the current Home Assistant connection; the client reconnects at once."""

@@ -29,7 +29,9 @@ How
       once, in whichever process hosts it) and on the request channel (``ha.ws.request.queue``
       rows for the instances it hosts);
     * stops every connector it hosts as soon as that session fails, because the locks went with
-      it and another process may already be connecting.
+      it and another process may already be connecting; and when that session stops answering
+      (network cut), stops them before PostgreSQL can drop it and free the locks
+      (``session_watch.py`` explains the timers and their order).
 
     Each hosted instance runs in an ``InstanceConnector`` (its own thread and asyncio loop); the
     supervisor only starts, stops and restarts them and forwards requests.
@@ -54,12 +56,18 @@ from ..placement.planner import HostingPlanner
 from . import channels, locks, nodes
 from .database import open_raw_connection
 from .instance_connector import InstanceConnector
+from .session_watch import (
+    ELECTION_INTERVAL_S,
+    FENCE_STOP_TIMEOUT_S,
+    SessionWatch,
+    ask_server_keepalives,
+)
 
 _logger = logging.getLogger(__name__)
 
-# How often a process retries the locks of instances nobody hosts: the takeover delay after
-# the hosting process dies is at most this plus the new connection's handshake.
-ELECTION_INTERVAL_S = 2.0
+# ELECTION_INTERVAL_S (session_watch.py): how often a process retries the locks of instances
+# nobody hosts; the takeover delay after the hosting process dies is at most that plus the new
+# connection's handshake.
 # An instance nobody has hosted for this long is tried by every node, not only its preferred
 # one: a few rounds, so that a hand-off or a takeover by the preferred node comes first.
 UNHOSTED_GRACE_S = 3 * ELECTION_INTERVAL_S
@@ -94,6 +102,7 @@ class ConnectorSupervisor(threading.Thread):
         self._fingerprints = {}
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
+        self._session_watch = SessionWatch(f"{self.name}.watch", self._fence)
 
     # Thread API -------------------------------------------------------------------------
 
@@ -111,10 +120,13 @@ class ConnectorSupervisor(threading.Thread):
     def run(self):
         backoff = Backoff(initial_s=DB_RETRY_INITIAL_S, max_s=DB_RETRY_MAX_S)
         failures = 0
+        self._session_watch.start()
         while not self._stopping.is_set():
             connection = None
             try:
                 connection = open_raw_connection(self.dbname)
+                self._session_watch.watch(connection)
+                ask_server_keepalives(connection)
                 nodes.announce(connection, self.node.name)
                 with connection.cursor() as cr:
                     cr.execute(
@@ -149,6 +161,7 @@ class ConnectorSupervisor(threading.Thread):
                 if connection is not None:
                     with contextlib.suppress(psycopg2.Error):
                         connection.close()
+        self._session_watch.stop()
         self._stop_all_connectors()
         os.close(self._wake_read)
         os.close(self._wake_write)
@@ -289,5 +302,21 @@ class ConnectorSupervisor(threading.Thread):
     def _stop_all_connectors(self):
         connectors, self.connectors = self.connectors, {}
         self._fingerprints.clear()
-        for connector in connectors.values():
-            connector.stop(CONNECTOR_STOP_TIMEOUT_S)
+        _stop_together(connectors.values(), CONNECTOR_STOP_TIMEOUT_S)
+
+    def _fence(self):
+        """On the session watch's thread, while this thread waits for a lost session: close
+        every Home Assistant connection this node has. This thread forgets them (and frees
+        their locks, if the session is still there) when its call fails."""
+        _stop_together(list(self.connectors.values()), FENCE_STOP_TIMEOUT_S)
+
+
+def _stop_together(connectors, timeout_s):
+    """Stop ``connectors`` at once and wait at most ``timeout_s`` in all for them to end."""
+    for connector in connectors:
+        connector.request_stop()
+    deadline = time.monotonic() + timeout_s
+    for connector in connectors:
+        connector.join(max(0.0, deadline - time.monotonic()))
+        if connector.is_alive():
+            _logger.warning("Connector of instance %s did not stop in time", connector.instance_id)

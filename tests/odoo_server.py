@@ -54,9 +54,11 @@ class OdooServer:
     > 0 runs it as production does: prefork HTTP workers and the gevent process, which alone
     serves ``/websocket`` on its own port (``ws_url``)."""
 
-    def __init__(self, dbname, workers=0):
+    def __init__(self, dbname, workers=0, db_port=None):
+        """``db_port``: reach PostgreSQL there instead (e.g. a ``PgProxy`` in front of it)."""
         self.dbname = dbname
         self.workers = workers
+        self.db_port = db_port
         self.http_port = _free_port()
         self.gevent_port = _free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -96,14 +98,13 @@ class OdooServer:
             "--logfile",
             str(self._log_path),
         ]
-        for option, flag in (
-            ("db_host", "--db_host"),
-            ("db_port", "--db_port"),
-            ("db_user", "--db_user"),
-            ("db_password", "--db_password"),
-        ):
-            if config.get(option):
-                command += [flag, str(config[option])]
+        options = {option: config.get(option) for option in ("db_host", "db_user", "db_password")}
+        options["db_port"] = self.db_port or config.get("db_port")
+        if self.db_port and not options["db_host"]:
+            options["db_host"] = "127.0.0.1"  # the proxy listens on TCP only
+        for option, value in options.items():
+            if value:
+                command += [f"--{option}", str(value)]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
