@@ -18,9 +18,10 @@ talking to Home Assistant. Two timers make this safe and fast, and their order i
    from the node, which is no older than that last statement.
 
 Only then do the other nodes see the instances free and take them over (their next election
-round), so one instance never has two connections, and the takeover comes 6-10 s after the
-cut. (A supervisor busy for long between statements, e.g. waiting for a connector that does not
-stop, notices later; it is not waiting on the session then, so nothing it says gets lost.)
+round), so one instance never has two connections, and the takeover comes 7-9 s after the
+cut. Left open: a supervisor busy between statements (waiting up to its connector stop timeout
+for a connector that does not stop) notices a cut only at its next statement; a cut in that
+window can let another node connect before this one has let go.
 """
 
 import contextlib
@@ -42,18 +43,20 @@ SESSION_ANSWER_TIMEOUT_S = 2.0
 # How often the watch looks; adds at most this to the detection.
 WATCH_TICK_S = 0.25
 # Waiting for the connectors to close their Home Assistant connections when fencing.
-FENCE_STOP_TIMEOUT_S = 1.5
+FENCE_STOP_TIMEOUT_S = 1.0
 # This node has stopped its connectors at most this long after its last answered statement.
 NODE_GIVES_UP_S = (
     ELECTION_INTERVAL_S + SESSION_ANSWER_TIMEOUT_S + WATCH_TICK_S + FENCE_STOP_TIMEOUT_S
 )
 # Server keepalives of the session (PostgreSQL's tcp_keepalives_* and tcp_user_timeout): it
-# drops the session 5 + 3 * 1 = 8 s after the last packet from the node.
-SERVER_KEEPALIVE_IDLE_S = 5
+# drops the session 4 + 3 * 1 = 7 s after the last packet from the node. Not a multiple of
+# ELECTION_INTERVAL_S: the nodes' rounds tend to run in step (a NOTIFY wakes them all), and a
+# drop just after the other nodes' round would wait a whole round more for its takeover.
+SERVER_KEEPALIVE_IDLE_S = 4
 SERVER_KEEPALIVE_INTERVAL_S = 1
 SERVER_KEEPALIVE_COUNT = 3
 SERVER_GIVES_UP_S = SERVER_KEEPALIVE_IDLE_S + SERVER_KEEPALIVE_COUNT * SERVER_KEEPALIVE_INTERVAL_S
-# How long before PostgreSQL can free the locks the node is done at the latest (2.25 s).
+# How long before PostgreSQL can free the locks the node is done at the latest (1.75 s).
 FENCE_MARGIN_S = SERVER_GIVES_UP_S - NODE_GIVES_UP_S
 assert FENCE_MARGIN_S > 1, "the node must stop its connectors before PostgreSQL frees its locks"
 
