@@ -22,6 +22,10 @@ Scenarios (``--scenarios 1,3`` runs a subset)
 
 After each fault, the script waits until the instance is connected again and Odoo's mirror
 equals Home Assistant, then measures what is left (columns explained by ``print_report``).
+
+Faults across several Odoo nodes (node kill and join, PostgreSQL restart, one node cut off
+PostgreSQL) with many instances are in ``node_faults.py``, which runs this script's
+``PrivateCluster`` and ``OdooNode``.
 """
 
 import argparse
