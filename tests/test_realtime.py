@@ -294,11 +294,12 @@ class SocketMixin:
 
         return dispatch._channels_to_ws
 
-    def _received_messages(self, websocket, user):
-        """Every message the websocket receives, up to a ping sent last to ``user`` (which
-        proves nothing else is on its way)."""
+    def _send_ping(self, user):
+        """A last message to ``user``: once a socket has it, nothing else is on its way."""
         self.env["ha.realtime.update"]._notify_user(user, "ping", {})
         self._dispatch()
+
+    def _read_until_ping(self, websocket):
         received = []
         while True:
             for notification in json.loads(websocket.recv()):
@@ -306,6 +307,11 @@ class SocketMixin:
                 if message["type"] == "ping":
                     return received
                 received.append(message)
+
+    def _received_messages(self, websocket, user):
+        """Every message the websocket receives, up to a ping sent last to ``user``."""
+        self._send_ping(user)
+        return self._read_until_ping(websocket)
 
     def _received_entities(self, websocket, user):
         """Entity ids of every entity change the websocket receives (``_received_messages``)."""
