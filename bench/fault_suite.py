@@ -1327,11 +1327,15 @@ def parse_args():
         args.addons_path = parser_.get("options", "addons_path", fallback=None)
         if not args.addons_path:
             sys.exit(f"{args.config} has no addons_path")
-    if not args.odoo_bin:
-        import odoo  # noqa: PLC0415
-
-        args.odoo_bin = Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
+    args.odoo_bin = args.odoo_bin or default_odoo_bin()
     return args
+
+
+def default_odoo_bin():
+    """The odoo-bin script of the Odoo this interpreter imports."""
+    import odoo  # noqa: PLC0415
+
+    return Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
 
 
 def main():

@@ -499,10 +499,7 @@ def parse_args():
         (Path(p) / ADDON for p in args.addons_path.split(",") if (Path(p) / ADDON).is_dir()),
         ADDON_DIR,
     )
-    if not args.odoo_bin:
-        import odoo  # noqa: PLC0415
-
-        args.odoo_bin = Path(odoo.__file__).resolve().parent.parent / "odoo-bin"
+    args.odoo_bin = args.odoo_bin or fault_suite.default_odoo_bin()
     return args
 
 
