@@ -9,7 +9,7 @@ from psycopg2.errors import CheckViolation
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.bus.tests.common import WebsocketCase
@@ -528,3 +528,32 @@ class TestDeviceAndGroupShares(BusRowsMixin, ShareCommon):
         share.write({"device_id": False, "group_id": self.group_kitchen.id})
         self.assertEqual(share.granted_entity_ids, self.light_kitchen | self.sensor_outside)
         self.assertTrue(self.sensor_outside._controllable_by(self.stranger))
+
+
+@tagged("post_install", "-at_install")
+class TestShareFormInTheBrowser(HttpCase, ShareCommon):
+    """The share form in the web client (headless Chromium), as a manager sees it."""
+
+    def test_a_device_share_says_what_it_covers(self):
+        share = (
+            self.env["ha.entity.share"]
+            .with_user(self.manager)
+            .create(
+                {"device_id": self.device_bulb.id, "user_id": self.portal.id, "permission": "view"}
+            )
+        )
+        # Home Assistant gives the device a new entity after it was shared.
+        self.env["ha.entity"].create(
+            {
+                "instance_id": self.instance.id,
+                "entity_id": "update.bulb_firmware",
+                "name": "Bulb firmware",
+                "state": "off",
+                "device_id": self.device_bulb.id,
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-odoo_ha_addon.ha_entity_share_action/{share.id}",
+            "odoo_ha_addon_share_form",
+            login="ha_test_manager",
+        )
