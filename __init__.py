@@ -1,2 +1,2 @@
-from . import controllers, models
+from . import bus_batch, controllers, models
 from .hooks import pre_init_hook, uninstall_hook

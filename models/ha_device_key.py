@@ -157,6 +157,18 @@ class ResUsersApikeys(models.Model):
             _key_checks[dbname] = check
         return check.current(key_ids, fields.Datetime.now())
 
+    @api.model
+    def _ha_check_device_socket(self, channels, notifications):
+        """Raise SessionExpiredException if ``channels`` name a device key that is gone or
+        expired; the socket is then closed instead of getting ``notifications``."""
+        key_ids = _channel_key_ids(channels)
+        if key_ids:
+            newest = max((notification["id"] for notification in notifications), default=0)
+            if not self._ha_device_keys_current(key_ids, newest):
+                raise SessionExpiredException(
+                    self.env._("This device key was revoked or has expired.")
+                )
+
     def unlink(self):
         self.env["ha.device.session"].sudo()._revoke_keys(self.ids)
         return super().unlink()
@@ -172,15 +184,10 @@ class BusBus(models.Model):
 
     @api.model
     def _poll(self, channels, last=0, ignore_ids=None):
-        # Every dispatch to a socket (and every peek) of a device-key session passes here.
+        # Every dispatch to a socket (and every peek) of a device-key session passes here,
+        # or through the same check in bus_batch.py.
         notifications = super()._poll(channels, last, ignore_ids)
-        key_ids = _channel_key_ids(channels)
-        if key_ids:
-            newest = max((notification["id"] for notification in notifications), default=0)
-            if not self.env["res.users.apikeys"]._ha_device_keys_current(key_ids, newest):
-                raise SessionExpiredException(
-                    self.env._("This device key was revoked or has expired.")
-                )
+        self.env["res.users.apikeys"]._ha_check_device_socket(channels, notifications)
         return notifications
 
 

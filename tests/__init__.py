@@ -2,6 +2,7 @@ from . import (
     test_access,
     test_api,
     test_bad_input,
+    test_bus_batch,
     test_bus_live,
     test_connection,
     test_connector,
