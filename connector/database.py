@@ -36,8 +36,7 @@ from ..hass.forking import release_descriptors
 
 _logger = logging.getLogger(__name__)
 
-# One instance connector needs few connections at once: its state writer thread and its two
-# bookkeeping threads (registry sync, status, requests) each hold at most one.
+# A private pool needs a connection per thread that may hold a cursor at once, and a spare.
 PRIVATE_POOL_MAX_CONNECTIONS = 4
 # Immediate retries of a transaction that lost a serialization race with another one.
 SERIALIZATION_RETRIES = 5
@@ -100,10 +99,10 @@ def open_raw_connection(dbname, *, autocommit=True):
 class ConnectorDatabase:
     """Cursors on one database for connector threads, from a pool Odoo never empties."""
 
-    def __init__(self, dbname):
+    def __init__(self, dbname, max_connections=PRIVATE_POOL_MAX_CONNECTIONS):
         self.dbname = dbname
         _name, self._params = connection_info_for(dbname)
-        self._pool = ConnectionPool(PRIVATE_POOL_MAX_CONNECTIONS)
+        self._pool = ConnectionPool(max_connections)
         with _tracked_lock:
             _tracked_pools.add(self._pool)
         self._bus_connection = None

@@ -1,9 +1,11 @@
 """One hosted Home Assistant connection: a thread running an asyncio loop.
 
 The loop runs the reconnecting ``HAClient`` and everything that must react to it without
-blocking it: the state writer (its SQL runs on the writer's own thread), registry syncs and
-request handling (their SQL runs on a small bookkeeping pool). Other threads talk to the
-loop only through ``call_soon_threadsafe``/``run_coroutine_threadsafe``.
+blocking it: the state writer (its SQL runs in its own lane of the writers' pool), registry
+syncs and request handling (their SQL runs in a lane of the bookkeeping pool). Those pools and
+their PostgreSQL connections are shared by the connectors of a database in the process
+(``shared.py``). Other threads talk to the loop only through
+``call_soon_threadsafe``/``run_coroutine_threadsafe``.
 
 On every (re)connect: read the area, device and entity registries, write them, subscribe to
 their update events, then take the ``subscribe_entities`` snapshot, which the writer
@@ -17,13 +19,12 @@ import contextlib
 import functools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from ..hass import errors
 from ..hass.client import HAClient
 from . import registry_sync, request_queue
-from .database import ConnectorDatabase, open_raw_connection
 from .history_backfill import HistoryBackfill
+from .shared import ConnectorShared, LaneExecutor, LanePool
 from .state_writer import EntityStateWriter
 
 _logger = logging.getLogger(__name__)
@@ -31,20 +32,22 @@ _logger = logging.getLogger(__name__)
 # Registry update events often come in bursts (an integration adding many entities):
 # wait this long for the burst to end before reading the registries again.
 REGISTRY_RESYNC_DELAY_S = 1.0
-# Threads for request and status bookkeeping: requests run concurrently on the socket, and
-# each needs two short statements.
-BOOKKEEPING_THREADS = 2
+# Bookkeeping jobs of one instance that may run at once: requests run concurrently on the
+# socket, and each needs two short statements, while a registry sync may take seconds.
+BOOKKEEPING_LANE_WIDTH = 2
 
 # How long a stopping connector waits for its last status writes.
 FINAL_WRITES_TIMEOUT_S = 5.0
 
 
 class InstanceConnector(threading.Thread):
-    def __init__(self, dbname, instance_id, url, token):
+    def __init__(self, dbname, instance_id, url, token, shared=None):
+        """``shared``: the process's ``ConnectorShared`` of ``dbname``; by default the
+        connector makes one of its own and closes it when it ends."""
         super().__init__(name=f"odoo_ha_addon.connector.{dbname}.{instance_id}", daemon=True)
-        # A pool of its own: the writer and the bookkeeping threads never wait for, or run
-        # out of, connections because another instance is busy.
-        self.db = ConnectorDatabase(dbname)
+        self._owns_shared = shared is None
+        self.shared = ConnectorShared(dbname) if shared is None else shared
+        self.db = self.shared.db
         self.instance_id = instance_id
         self.url = url
         self._token = token
@@ -53,11 +56,7 @@ class InstanceConnector(threading.Thread):
         self.writer = None
         self.backfill = None
         self._ready = threading.Event()
-        self._bookkeeping = ThreadPoolExecutor(
-            BOOKKEEPING_THREADS, thread_name_prefix=f"ha-bookkeeping-{instance_id}"
-        )
-        self._bookkeeping_local = threading.local()
-        self._bookkeeping_connections = []
+        self._bookkeeping = LaneExecutor(self.shared.bookkeeping, BOOKKEEPING_LANE_WIDTH)
         self._resync_handle = None
         self._tasks = set()
         self._status_lock = None
@@ -105,15 +104,20 @@ class InstanceConnector(threading.Thread):
             _logger.exception("Connector of instance %s crashed", self.instance_id)
         finally:
             self._bookkeeping.shutdown(wait=True)
-            for connection in self._bookkeeping_connections:
-                connection.close()
-            self.db.close()
+            if self._owns_shared:
+                self.shared.close()
 
     async def _main(self):
         self.loop = asyncio.get_running_loop()
+        # Host name lookups (asyncio's default executor would start threads per loop); the
+        # lane is shut down with the loop, the shared pool is not.
+        self.loop.set_default_executor(LanePool(self.shared.resolver))
         self._status_lock = asyncio.Lock()
         self.writer = EntityStateWriter(
-            self.db, self.instance_id, on_new_recording=self._on_new_recording
+            self.db,
+            self.instance_id,
+            on_new_recording=self._on_new_recording,
+            executor=LaneExecutor(self.shared.writers),
         )
         self.client = HAClient(
             self.url,
@@ -254,16 +258,8 @@ class InstanceConnector(threading.Thread):
 
     # Bookkeeping thread -------------------------------------------------------------------
 
-    def _raw_connection(self):
-        connection = getattr(self._bookkeeping_local, "connection", None)
-        if connection is None or connection.closed:
-            connection = open_raw_connection(self.db.dbname)
-            self._bookkeeping_local.connection = connection
-            self._bookkeeping_connections.append(connection)
-        return connection
-
     def _run_sql(self, function, *args, **kwargs):
-        with self._raw_connection().cursor() as cr:
+        with self.shared.raw_connection().cursor() as cr:
             return function(cr, *args, **kwargs)
 
     def _write_registries(self, results):

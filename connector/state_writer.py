@@ -68,7 +68,9 @@ def parse_ha_time(value):
 
 
 class EntityStateWriter:
-    def __init__(self, db, instance_id, on_new_recording=None):
+    def __init__(self, db, instance_id, on_new_recording=None, executor=None):
+        """``executor`` runs the writer's SQL, one job at a time in order (a thread of its
+        own by default)."""
         self.db = db
         self.instance_id = instance_id
         self._on_new_recording = on_new_recording
@@ -78,7 +80,9 @@ class EntityStateWriter:
         self._links = None
         self._wake = asyncio.Event()
         self._snapshot_committed = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ha-writer-{instance_id}")
+        self._executor = executor or ThreadPoolExecutor(
+            1, thread_name_prefix=f"ha-writer-{instance_id}"
+        )
         self.flush_count = 0
         self._listening = False
         # Epoch seconds at which a machine deadline falls due, None when none is pending; the

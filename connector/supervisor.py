@@ -62,6 +62,7 @@ from .session_watch import (
     SessionWatch,
     ask_server_keepalives,
 )
+from .shared import shared_for, thread_stack
 
 _logger = logging.getLogger(__name__)
 
@@ -263,10 +264,13 @@ class ConnectorSupervisor(threading.Thread):
 
     def _start_connector(self, instance_id, config):
         url, token = config
-        connector = InstanceConnector(self.dbname, instance_id, url, token)
+        connector = InstanceConnector(
+            self.dbname, instance_id, url, token, shared=shared_for(self.dbname)
+        )
         self.connectors[instance_id] = connector
         self._fingerprints[instance_id] = config
-        connector.start()
+        with thread_stack():
+            connector.start()
 
     def _stop_connector(self, connection, instance_id):
         connector = self.connectors.pop(instance_id)

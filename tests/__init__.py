@@ -7,6 +7,7 @@ from . import (
     test_connection,
     test_connector,
     test_connector_nodes,
+    test_connector_shared,
     test_dashboard,
     test_device_key_security,
     test_device_keys,
