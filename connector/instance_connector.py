@@ -103,7 +103,9 @@ class InstanceConnector(threading.Thread):
         except Exception:
             _logger.exception("Connector of instance %s crashed", self.instance_id)
         finally:
-            self._bookkeeping.shutdown(wait=True)
+            # The final statuses had their chance (FINAL_WRITES_TIMEOUT_S); what is still
+            # queued would only delay the stop, and the next host writes its own.
+            self._bookkeeping.shutdown(wait=True, cancel_futures=True)
             if self._owns_shared:
                 self.shared.close()
 

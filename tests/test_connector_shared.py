@@ -7,11 +7,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from odoo.tests import BaseCase, tagged
+import psycopg2
+
+from odoo.sql_db import connection_info_for
+from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tools import config
 
 from ..connector import shared
+from ..connector.database import ConnectorPool
 from ..connector.shared import LaneExecutor
 from .connector_common import ConnectorCase
+from .pg_proxy import PgProxy
 
 INSTANCES = 16
 
@@ -131,3 +137,54 @@ class TestManyInstancesOnOneNode(ConnectorCase):
         bound = 1 + (shared.WRITER_THREADS + shared.BOOKKEEPING_THREADS + 1)
         bound += shared.BOOKKEEPING_THREADS
         self.assertLessEqual(self._connector_connections() - before, bound)
+
+
+@tagged("post_install", "-at_install")
+class TestConnectorPool(BaseCase):
+    """The pool the connectors of a node share, against the test's PostgreSQL."""
+
+    def setUp(self):
+        super().setUp()
+        _name, self.params = connection_info_for(get_db_name())
+        self.pool = ConnectorPool(3)
+        self.addCleanup(self.pool.close_all)
+
+    def test_a_connection_attempt_that_hangs_does_not_hold_up_the_others(self):
+        proxy = PgProxy(int(config["db_port"] or 5432), config["db_host"] or "127.0.0.1")
+        proxy.start()
+        self.addCleanup(proxy.stop)
+        proxy.cut()  # new connections are accepted by the kernel and never answered
+        hanging = threading.Thread(
+            target=lambda: self.assertRaises(
+                psycopg2.Error,
+                self.pool.borrow,
+                {**self.params, "host": "127.0.0.1", "port": proxy.port, "connect_timeout": 3},
+            ),
+            daemon=True,
+        )
+        hanging.start()
+        time.sleep(0.3)
+        self.assertTrue(hanging.is_alive(), "the attempt through the cut link is waiting")
+        started = time.monotonic()
+        connection = self.pool.borrow(self.params)
+        self.assertLess(time.monotonic() - started, 1.0, "Odoo's pool would wait for it")
+        self.pool.give_back(connection)
+        hanging.join(10)
+
+    def test_connections_broken_in_use_do_not_fill_the_pool(self):
+        borrowed = [self.pool.borrow(self.params) for _ in range(3)]
+        with psycopg2.connect(**self.params) as admin, admin.cursor() as cr:
+            cr.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                ([connection.get_backend_pid() for connection in borrowed],),
+            )
+        for connection in borrowed:
+            with self.assertRaises(psycopg2.OperationalError):
+                connection.cursor().execute("SELECT 1")
+        # Their cursors never gave them back (the rollback on close failed): the pool
+        # forgets them instead of reporting itself full for good.
+        again = [self.pool.borrow(self.params) for _ in range(3)]
+        for connection in again:
+            with connection.cursor() as cr:
+                cr.execute("SELECT 1")
+            self.pool.give_back(connection)
