@@ -526,7 +526,10 @@ test("access_changed drops what the user may no longer read, once subscribed aga
     expect(haData.cache.has(2)).toBe(false);
 
     // Out of every group of instance 1 too: its entities leave the screen.
-    server.errors.entities = ["No Home Assistant instance is available to you.", "instance_not_found"];
+    server.errors.entities = [
+        "No Home Assistant instance is available to you.",
+        "instance_not_found",
+    ];
     haData.applyAccessChanged();
     await advanceTime(ACCESS_RELOAD_MS);
     await animationFrame();

@@ -15,13 +15,7 @@ import { useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaEntityCard } from "../entity_card/entity_card";
 import { MACHINE_HEALTH_FIELDS, MachineHealth } from "../machine_health/machine_health";
-import {
-    ALL_AREAS,
-    NO_AREA,
-    buildListing,
-    changesListing,
-    indexListing,
-} from "./entity_listing";
+import { ALL_AREAS, NO_AREA, buildListing, changesListing, indexListing } from "./entity_listing";
 
 // Cards rendered at first and added each time the user scrolls near the end: the page's
 // DOM follows what the user looked at, not the size of the home.
@@ -304,12 +298,12 @@ export class HaDashboard extends Component {
                             this.view.pages++;
                         }
                     },
-                    { root: root.el, rootMargin: `0px 0px ${PRELOAD_MARGIN_PX}px 0px` }
+                    { root: root.el, rootMargin: `0px 0px ${PRELOAD_MARGIN_PX}px 0px` },
                 );
                 observer.observe(element);
                 return () => observer.disconnect();
             },
-            () => [sentinel.el]
+            () => [sentinel.el],
         );
     }
 
