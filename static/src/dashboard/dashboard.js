@@ -82,8 +82,7 @@ export class HaDashboard extends Component {
         this.NO_AREA = NO_AREA;
         this._listing = { key: null, result: null, indexed: new Map() };
         const onChanges = (instanceId, changes) => this._onChanges(instanceId, changes);
-        this.haData.onGlobalState(onChanges);
-        onWillDestroy(() => this.haData.offGlobalState(onChanges));
+        onWillDestroy(this.haData.subscribe("entity_changes", onChanges));
         this.openEntity = this.openEntity.bind(this);
         this._useMoreOnScroll();
         this._useMachines();
@@ -213,8 +212,7 @@ export class HaDashboard extends Component {
                 this.loadMachines(instanceId);
             }
         };
-        this.haData.onMachineStates(onMachineStates);
-        onWillDestroy(() => this.haData.offMachineStates(onMachineStates));
+        onWillDestroy(this.haData.subscribe("machine_states", onMachineStates));
         // Another instance shown (here, from another tab, or by the server's fallback).
         useEffect(
             (instanceId) => {

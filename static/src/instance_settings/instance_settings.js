@@ -36,8 +36,7 @@ export class HaInstanceSettings extends Component {
         // returns: they are applied on top of it.
         this.pendingStatus = new Map();
         this.onStatus = (payload) => this.applyStatus(payload);
-        this.haData.onInstanceStatus(this.onStatus);
-        onWillDestroy(() => this.haData.offInstanceStatus(this.onStatus));
+        onWillDestroy(this.haData.subscribe("instance_status", this.onStatus));
         onWillStart(() => this.load());
     }
 

@@ -24,8 +24,11 @@ export class HaInstanceStatusField extends Component {
         // The bus reaches this field through HaBusBridge and ha_data, like every other view.
         this.haData = useService("ha_data");
         this.onStatus = (payload) => this.reloadIfShown(payload);
-        onMounted(() => this.haData.onInstanceStatus(this.onStatus));
-        onWillUnmount(() => this.haData.offInstanceStatus(this.onStatus));
+        let unsubscribe = null;
+        onMounted(() => {
+            unsubscribe = this.haData.subscribe("instance_status", this.onStatus);
+        });
+        onWillUnmount(() => unsubscribe());
     }
 
     get value() {

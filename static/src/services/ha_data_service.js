@@ -29,6 +29,14 @@ export const INSTANCE_STATUS_KEYS = [
     "last_error",
 ];
 
+/** The bus notifications components can follow through HaDataService.subscribe. */
+export const SUBSCRIPTION_KINDS = [
+    "entity_changes",
+    "instance_status",
+    "registry_changed",
+    "machine_states",
+];
+
 export class HaApiError extends Error {
     /**
      * @param {string} message
@@ -116,10 +124,8 @@ export class HaDataService {
         /** @type {Map<number, {instance, areas, devices, entities, canManage, ignored: Set<string>}>} */
         this.cache = new Map();
         this.shownInstanceId = null;
-        this._globalCallbacks = new Set();
-        this._statusCallbacks = new Set();
-        this._registryCallbacks = new Set();
-        this._machineCallbacks = new Set();
+        // Kind -> the callbacks subscribe() registered for it.
+        this._subscribers = Object.fromEntries(SUBSCRIPTION_KINDS.map((kind) => [kind, new Set()]));
         this._machineUpdates = 0;
         this._loadSeq = 0;
         this._fetches = new Map();
@@ -246,41 +252,38 @@ export class HaDataService {
 
     // Realtime -------------------------------------------------------------------------
 
-    /** ``callback(instanceId, changes)`` for every batch of entity changes of any instance. */
-    onGlobalState(callback) {
-        this._globalCallbacks.add(callback);
+    /**
+     * Calls ``callback`` for every bus notification of ``kind`` about any instance, until the
+     * function returned is called:
+     * - "entity_changes": ``callback(instanceId, changes)`` for every batch of entity changes;
+     * - "instance_status": ``callback(payload)`` for every connection status change;
+     * - "registry_changed": ``callback(instanceId, {areas, devices})`` when the areas or
+     *   devices change in Home Assistant;
+     * - "machine_states": ``callback(payload)`` for every health change of machines.
+     *
+     * @param {string} kind one of SUBSCRIPTION_KINDS
+     * @param {Function} callback
+     * @returns {Function} unsubscribe
+     */
+    subscribe(kind, callback) {
+        const callbacks = this._subscribers[kind];
+        if (!callbacks) {
+            throw new Error(`ha_data cannot subscribe to "${kind}"`);
+        }
+        callbacks.add(callback);
+        return () => callbacks.delete(callback);
     }
 
-    offGlobalState(callback) {
-        this._globalCallbacks.delete(callback);
-    }
-
-    /** ``callback(payload)`` for every connection status change of any instance. */
-    onInstanceStatus(callback) {
-        this._statusCallbacks.add(callback);
-    }
-
-    offInstanceStatus(callback) {
-        this._statusCallbacks.delete(callback);
-    }
-
-    /** ``callback(instanceId, {areas, devices})`` when the areas or devices of any
-     * instance change in Home Assistant. */
-    onRegistryChanged(callback) {
-        this._registryCallbacks.add(callback);
-    }
-
-    offRegistryChanged(callback) {
-        this._registryCallbacks.delete(callback);
-    }
-
-    /** ``callback(payload)`` for every health change of machines of any instance. */
-    onMachineStates(callback) {
-        this._machineCallbacks.add(callback);
-    }
-
-    offMachineStates(callback) {
-        this._machineCallbacks.delete(callback);
+    /** Calls the subscribers of ``kind`` with ``args``. */
+    _notifySubscribers(kind, ...args) {
+        for (const callback of [...this._subscribers[kind]]) {
+            try {
+                callback(...args);
+            } catch (error) {
+                // Reported (error service) without depriving the other callbacks of the event.
+                Promise.reject(error);
+            }
+        }
     }
 
     /** Bus "entity_changes": ``{instance_id, changes: {entity_id: diff | null}}``. */
@@ -293,14 +296,7 @@ export class HaDataService {
             buffer.push([instanceId, changes]);
         }
         this._applyChanges(instanceId, changes);
-        for (const callback of [...this._globalCallbacks]) {
-            try {
-                callback(instanceId, changes);
-            } catch (error) {
-                // Reported (error service) without depriving the other callbacks of the batch.
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("entity_changes", instanceId, changes);
     }
 
     /** Bus "entities_reload": too many changes at once, read the instance again. */
@@ -347,13 +343,7 @@ export class HaDataService {
         if (instanceId === this.shownInstanceId) {
             Object.assign(this.state, { areas, devices });
         }
-        for (const callback of [...this._registryCallbacks]) {
-            try {
-                callback(instanceId, { areas, devices });
-            } catch (error) {
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("registry_changed", instanceId, { areas, devices });
     }
 
     /** Bus "instance_status": the connection status of an instance changed. */
@@ -365,13 +355,7 @@ export class HaDataService {
             }
         }
         this._updateInstance(payload.instance_id, status);
-        for (const callback of [...this._statusCallbacks]) {
-            try {
-                callback(payload);
-            } catch (error) {
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("instance_status", payload);
     }
 
     /**
@@ -387,13 +371,7 @@ export class HaDataService {
                 received: ++this._machineUpdates,
             };
         }
-        for (const callback of [...this._machineCallbacks]) {
-            try {
-                callback(payload);
-            } catch (error) {
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("machine_states", payload);
     }
 
     /** Bus "instance_switched": the user switched instance in another tab (or this one). */

@@ -114,8 +114,7 @@ export class HaSystemInfo extends Component {
             ...Object.fromEntries(Object.keys(SECTION_ROUTES).map((key) => [key, section()])),
         });
         this.onStatus = (payload) => this.applyStatus(payload);
-        this.haData.onInstanceStatus(this.onStatus);
-        onWillDestroy(() => this.haData.offInstanceStatus(this.onStatus));
+        onWillDestroy(this.haData.subscribe("instance_status", this.onStatus));
         onWillStart(async () => {
             this.state.allowed = Boolean(this.instanceId) && (await user.hasGroup(MANAGER_GROUP));
         });
