@@ -14,6 +14,7 @@ import { user } from "@web/core/user";
 import { useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaEntityCard } from "../entity_card/entity_card";
+import { statusBadgeClass, statusLabel } from "../instance_status/status_badge";
 import { MACHINE_HEALTH_FIELDS, MachineHealth } from "../machine_health/machine_health";
 import { ALL_AREAS, NO_AREA, buildListing, changesListing, indexListing } from "./entity_listing";
 
@@ -23,26 +24,6 @@ export const PAGE_SIZE = 60;
 // How far below the visible part of the page the next cards are prepared.
 const PRELOAD_MARGIN_PX = 800;
 const MACHINE_FIELDS = ["name", "phase", ...MACHINE_HEALTH_FIELDS.map((field) => field.name)];
-
-/** A connection status of ha.instance, in words. */
-export function statusLabel(status) {
-    const labels = {
-        connected: _t("Connected"),
-        connecting: _t("Connecting"),
-        auth_failed: _t("Authentication failed"),
-        unreachable: _t("Unreachable"),
-        disconnected: _t("Disconnected"),
-    };
-    return labels[status] || status || _t("Unknown");
-}
-
-export const STATUS_BADGE_CLASSES = {
-    connected: "text-bg-success",
-    connecting: "text-bg-warning",
-    auth_failed: "text-bg-danger",
-    unreachable: "text-bg-danger",
-    disconnected: "text-bg-secondary",
-};
 
 /**
  * The live dashboard of the current Home Assistant instance: its connection, its areas as
@@ -111,7 +92,7 @@ export class HaDashboard extends Component {
     }
 
     statusClass(status) {
-        return STATUS_BADGE_CLASSES[status] || "text-bg-secondary";
+        return statusBadgeClass(status);
     }
 
     get summary() {

@@ -5,7 +5,7 @@ import { user } from "@web/core/user";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
-import { HaStatusBadge } from "../instance_settings/status_badge";
+import { HaStatusBadge } from "../instance_status/status_badge";
 import { HaApiError, INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
 
 export const MANAGER_GROUP = "odoo_ha_addon.group_ha_manager";
