@@ -11,7 +11,7 @@ from odoo.tests import HttpCase, no_retry, tagged
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.ha_realtime_update import scope_channel
+from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, scope_channel
 from ..policy.services import ENTITY_SERVICES, allowed_calls
 from .common import HaTestCommon
 
@@ -308,3 +308,34 @@ class TestControlTableMatchesServicePolicy(HttpCase):
         for (domain, service), keys in sorted(from_controls.items()):
             with self.subTest(service=f"{domain}.{service}"):
                 self.assertEqual(keys, set(ENTITY_SERVICES[domain][service]))
+
+
+# The instance status keys ha_data copies from instance_status notifications.
+STATUS_KEYS_JS = """
+(() => {
+    const { INSTANCE_STATUS_KEYS } = odoo.loader.modules.get(
+        "@odoo_ha_addon/services/ha_data_service"
+    );
+    console.log("%(prefix)s" + JSON.stringify(INSTANCE_STATUS_KEYS));
+    console.log("test successful");
+})()
+"""
+STATUS_KEYS_PREFIX = "odoo_ha_addon status keys: "
+
+
+@tagged("post_install", "-at_install")
+class TestStatusKeysMatchRealtimeUpdate(HttpCase):
+    """The instance status fields the bus sends (ha.realtime.update INSTANCE_STATUS_FIELDS)
+    are exactly those the web client keeps (ha_data INSTANCE_STATUS_KEYS), in the same order."""
+
+    def test_status_keys_and_fields_agree(self):
+        with _BrowserLog().attached(self) as collected:
+            self.browser_js(
+                "/odoo",
+                STATUS_KEYS_JS % {"prefix": STATUS_KEYS_PREFIX},
+                "odoo.isReady === true",
+                login="admin",
+                timeout=60,
+            )
+        (line,) = [m for m in collected.messages if m.startswith(STATUS_KEYS_PREFIX)]
+        self.assertEqual(json.loads(line[len(STATUS_KEYS_PREFIX) :]), list(INSTANCE_STATUS_FIELDS))

@@ -19,7 +19,10 @@ export const OPTIMISTIC_CHECK_MS = 5000;
 // bus worker debounces subscriptions by 300 ms), so no change falls between the two.
 export const ACCESS_RELOAD_MS = 1000;
 
-/** What an instance_status notification carries (ha.realtime.update INSTANCE_STATUS_FIELDS). */
+/**
+ * What an instance_status notification carries: ha.realtime.update INSTANCE_STATUS_FIELDS
+ * (TestStatusKeysMatchRealtimeUpdate holds the two equal).
+ */
 export const INSTANCE_STATUS_KEYS = [
     "status",
     "status_since",
