@@ -7,6 +7,8 @@ import sys
 import venv
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,3 +81,18 @@ def test_a_system_interpreter_adds_nothing(tmp_path):
         text=True,
     ).stdout
     assert output == ""
+
+
+def test_the_lint_versions_of_ci_and_pre_commit_agree():
+    """`.ci/run` and the pre-commit hooks check with the same ruff and prettier releases."""
+    pre_commit = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    revs = {repo["repo"].rsplit("/", 1)[-1]: repo["rev"] for repo in pre_commit["repos"]}
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / ".ci" / "lint-requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    prettier = re.search(r'^PRETTIER_VERSION="([^"]+)"$', run, re.M).group(1)
+    assert revs["ruff-pre-commit"] == f"v{pins['ruff']}"
+    assert revs["mirrors-prettier"] == f"v{prettier}"
