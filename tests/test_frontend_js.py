@@ -11,7 +11,9 @@ from odoo.tests import HttpCase, no_retry, tagged
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, scope_channel
+from ..controllers import instance_resolver
+from ..models import ha_realtime_update as realtime
+from ..models.ha_realtime_update import scope_channel
 from ..policy.services import ENTITY_SERVICES, allowed_calls
 from .common import HaTestCommon
 
@@ -310,32 +312,48 @@ class TestControlTableMatchesServicePolicy(HttpCase):
                 self.assertEqual(keys, set(ENTITY_SERVICES[domain][service]))
 
 
-# The instance status keys ha_data copies from instance_status notifications.
-STATUS_KEYS_JS = """
+def bus_names():
+    """What the web client and the server must spell alike: the names ha_data_service.js
+    exports, each with the server's value."""
+    return {
+        "INSTANCE_STATUS_KEYS": list(realtime.INSTANCE_STATUS_FIELDS),
+        "ENTITY_CHANGES": realtime.ENTITY_CHANGES,
+        "ENTITIES_RELOAD": realtime.ENTITIES_RELOAD,
+        "INSTANCE_STATUS": realtime.INSTANCE_STATUS,
+        "REGISTRY_CHANGED": realtime.REGISTRY_CHANGED,
+        "MACHINE_STATES": realtime.MACHINE_STATES,
+        "ACCESS_CHANGED": realtime.ACCESS_CHANGED,
+        "INSTANCE_SWITCHED": instance_resolver.INSTANCE_SWITCHED,
+        "INSTANCE_FALLBACK": instance_resolver.INSTANCE_FALLBACK,
+    }
+
+
+BUS_NAMES_JS = """
 (() => {
-    const { INSTANCE_STATUS_KEYS } = odoo.loader.modules.get(
-        "@odoo_ha_addon/services/ha_data_service"
-    );
-    console.log("%(prefix)s" + JSON.stringify(INSTANCE_STATUS_KEYS));
+    const module = odoo.loader.modules.get("@odoo_ha_addon/services/ha_data_service");
+    const values = Object.fromEntries(%(names)s.map((name) => [name, module[name]]));
+    console.log("%(prefix)s" + JSON.stringify(values));
     console.log("test successful");
 })()
 """
-STATUS_KEYS_PREFIX = "odoo_ha_addon status keys: "
+BUS_NAMES_PREFIX = "odoo_ha_addon bus names: "
 
 
 @tagged("post_install", "-at_install")
-class TestStatusKeysMatchRealtimeUpdate(HttpCase):
-    """The instance status fields the bus sends (ha.realtime.update INSTANCE_STATUS_FIELDS)
-    are exactly those the web client keeps (ha_data INSTANCE_STATUS_KEYS), in the same order."""
+class TestBusNamesMatchServer(HttpCase):
+    """The bus notification types and the instance status fields the server sends
+    (ha.realtime.update, controllers/instance_resolver.py) are those the web client's ha_data
+    service listens to and keeps, in the same order."""
 
-    def test_status_keys_and_fields_agree(self):
+    def test_bus_names_agree(self):
+        expected = bus_names()
         with _BrowserLog().attached(self) as collected:
             self.browser_js(
                 "/odoo",
-                STATUS_KEYS_JS % {"prefix": STATUS_KEYS_PREFIX},
+                BUS_NAMES_JS % {"prefix": BUS_NAMES_PREFIX, "names": json.dumps(list(expected))},
                 "odoo.isReady === true",
                 login="admin",
                 timeout=60,
             )
-        (line,) = [m for m in collected.messages if m.startswith(STATUS_KEYS_PREFIX)]
-        self.assertEqual(json.loads(line[len(STATUS_KEYS_PREFIX) :]), list(INSTANCE_STATUS_FIELDS))
+        (line,) = [m for m in collected.messages if m.startswith(BUS_NAMES_PREFIX)]
+        self.assertEqual(json.loads(line[len(BUS_NAMES_PREFIX) :]), expected)

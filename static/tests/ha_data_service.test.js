@@ -12,12 +12,9 @@ import {
 
 import { useService } from "@web/core/utils/hooks";
 
+import { HaBusBridge, HA_NOTIFICATIONS } from "@odoo_ha_addon/services/ha_bus_bridge";
 import {
     ACCESS_CHANGED,
-    HaBusBridge,
-    HA_NOTIFICATIONS,
-} from "@odoo_ha_addon/services/ha_bus_bridge";
-import {
     ACCESS_RELOAD_MS,
     HaApiError,
     OPTIMISTIC_CHECK_MS,

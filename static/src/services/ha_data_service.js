@@ -5,6 +5,16 @@ import { ConnectionLostError, RPCError, rpc } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 
 export const API_PREFIX = "/odoo_ha_addon";
+// Bus notification types, as the server names them (ha.realtime.update and
+// controllers/instance_resolver.py; TestBusNamesMatchServer holds the two equal).
+export const ENTITY_CHANGES = "odoo_ha_addon/entity_changes";
+export const ENTITIES_RELOAD = "odoo_ha_addon/entities_reload";
+export const INSTANCE_STATUS = "odoo_ha_addon/instance_status";
+export const REGISTRY_CHANGED = "odoo_ha_addon/registry_changed";
+export const MACHINE_STATES = "odoo_ha_addon/machine_states";
+export const ACCESS_CHANGED = "odoo_ha_addon/access_changed";
+export const INSTANCE_SWITCHED = "odoo_ha_addon/instance_switched";
+export const INSTANCE_FALLBACK = "odoo_ha_addon/instance_fallback";
 // Several instance_switched notifications within this delay (a user clicking through
 // instances in another tab) make one reload, for the last instance.
 export const SWITCH_DEBOUNCE_MS = 300;
@@ -21,7 +31,7 @@ export const ACCESS_RELOAD_MS = 1000;
 
 /**
  * What an instance_status notification carries: ha.realtime.update INSTANCE_STATUS_FIELDS
- * (TestStatusKeysMatchRealtimeUpdate holds the two equal).
+ * (TestBusNamesMatchServer holds the two equal).
  */
 export const INSTANCE_STATUS_KEYS = [
     "status",
