@@ -16,6 +16,7 @@ import { standardActionServiceProps } from "@web/webclient/actions/action_servic
 import { HaEntityCard } from "../entity_card/entity_card";
 import { statusBadgeClass, statusLabel } from "../instance_status/status_badge";
 import { MACHINE_HEALTH_FIELDS, MachineHealth } from "../machine_health/machine_health";
+import { MANAGER_GROUP } from "../services/ha_data_service";
 import { ALL_AREAS, NO_AREA, buildListing, changesListing, indexListing } from "./entity_listing";
 
 // Cards rendered at first and added each time the user scrolls near the end: the page's
@@ -68,7 +69,7 @@ export class HaDashboard extends Component {
         this._useMoreOnScroll();
         this._useMachines();
         onWillStart(async () => {
-            this.isManager = await user.hasGroup("odoo_ha_addon.group_ha_manager");
+            this.isManager = await user.hasGroup(MANAGER_GROUP);
             await this.haData.loadInstances();
             const instanceId = this.data.currentInstanceId;
             if (instanceId) {

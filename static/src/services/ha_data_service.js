@@ -5,6 +5,8 @@ import { ConnectionLostError, RPCError, rpc } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 
 export const API_PREFIX = "/odoo_ha_addon";
+// The group of Home Assistant managers (configure instances, see everything).
+export const MANAGER_GROUP = "odoo_ha_addon.group_ha_manager";
 // Bus notification types, as the server names them (ha.realtime.update and
 // controllers/instance_resolver.py; TestBusNamesMatchServer holds the two equal).
 export const ENTITY_CHANGES = "odoo_ha_addon/entity_changes";

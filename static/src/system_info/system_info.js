@@ -6,9 +6,8 @@ import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaStatusBadge } from "../instance_status/status_badge";
-import { HaApiError, INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
+import { HaApiError, INSTANCE_STATUS_KEYS, MANAGER_GROUP } from "../services/ha_data_service";
 
-export const MANAGER_GROUP = "odoo_ha_addon.group_ha_manager";
 // Route of each section of the page.
 const SECTION_ROUTES = {
     instance: "websocket_status",
