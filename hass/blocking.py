@@ -2,9 +2,16 @@
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
-def run_blocking(coroutine_function, *args, **kwargs):
+def run_blocking(
+    coroutine_function: Callable[_P, Coroutine[Any, Any, _T]], *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
     """Run ``coroutine_function(*args, **kwargs)`` to completion on a private event loop.
 
     Works whether or not the calling thread already runs a loop: in that case the
@@ -14,9 +21,9 @@ def run_blocking(coroutine_function, *args, **kwargs):
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine_function(*args, **kwargs))
-    outcome = {}
+    outcome: dict[str, Any] = {}
 
-    def target():
+    def target() -> None:
         try:
             outcome["result"] = asyncio.run(coroutine_function(*args, **kwargs))
         except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread

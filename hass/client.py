@@ -16,9 +16,11 @@ not block. ``stop()`` is a plain function so another thread can schedule it with
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypedDict
 
 from .backoff import Backoff
-from .connection import HAConnection
+from .connection import EventCallback, HAConnection, Unsubscribe
 from .const import (
     AUTH_TIMEOUT_S,
     BACKOFF_INITIAL_S,
@@ -32,7 +34,7 @@ from .const import (
     SNAPSHOT_TIMEOUT_S,
 )
 from .errors import AuthenticationFailed, HAError, NotConnected, RequestTimeout
-from .messages import EntityStates
+from .messages import EntityStates, Message, State
 
 _logger = logging.getLogger(__name__)
 
@@ -42,6 +44,19 @@ STATUS_DISCONNECTED = "disconnected"
 STATUS_UNREACHABLE = "unreachable"
 STATUS_AUTH_FAILED = "auth_failed"
 STATUS_STOPPED = "stopped"
+
+# The callbacks HAClient takes (see its docstring).
+OnConnect = Callable[[HAConnection], Awaitable[object]]
+StateChanges = Sequence[tuple[str, State | None]]
+OnStates = Callable[..., object]  # on_states(changes: StateChanges, snapshot: bool)
+OnStatus = Callable[[str, str | None], object]
+
+
+class _EventListener(TypedDict):
+    callback: EventCallback
+    event_type: str | None
+    # The subscription on the current connection, if any.
+    unsubscribe: Unsubscribe | None
 
 
 class HAClient:
@@ -61,25 +76,25 @@ class HAClient:
 
     def __init__(
         self,
-        url,
-        token,
+        url: str,
+        token: str,
         *,
-        on_connect=None,
-        on_states=None,
-        on_status=None,
-        subscribe_states=True,
-        max_frame_bytes=MAX_FRAME_BYTES,
-        open_timeout_s=OPEN_TIMEOUT_S,
-        auth_timeout_s=AUTH_TIMEOUT_S,
-        command_timeout_s=DEFAULT_COMMAND_TIMEOUT_S,
-        snapshot_timeout_s=SNAPSHOT_TIMEOUT_S,
-        ping_interval_s=PING_INTERVAL_S,
-        ping_timeout_s=PING_TIMEOUT_S,
-        backoff_initial_s=BACKOFF_INITIAL_S,
-        backoff_max_s=BACKOFF_MAX_S,
-        backoff=None,
-        verify_ssl=True,
-    ):
+        on_connect: OnConnect | None = None,
+        on_states: OnStates | None = None,
+        on_status: OnStatus | None = None,
+        subscribe_states: bool = True,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
+        auth_timeout_s: float = AUTH_TIMEOUT_S,
+        command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+        snapshot_timeout_s: float = SNAPSHOT_TIMEOUT_S,
+        ping_interval_s: float | None = PING_INTERVAL_S,
+        ping_timeout_s: float = PING_TIMEOUT_S,
+        backoff_initial_s: float = BACKOFF_INITIAL_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+        backoff: Backoff | None = None,
+        verify_ssl: bool = True,
+    ) -> None:
         if max_frame_bytes < MIN_MAX_FRAME_BYTES:
             raise ValueError(f"max_frame_bytes must be at least {MIN_MAX_FRAME_BYTES}")
         self.url = url
@@ -88,7 +103,7 @@ class HAClient:
         self.on_states = on_states
         self.on_status = on_status
         self.subscribe_states = subscribe_states
-        self._connection_options = {
+        self._connection_options: dict[str, Any] = {
             "max_frame_bytes": max_frame_bytes,
             "open_timeout_s": open_timeout_s,
             "auth_timeout_s": auth_timeout_s,
@@ -100,30 +115,30 @@ class HAClient:
         self.snapshot_timeout_s = snapshot_timeout_s
         self.backoff = backoff or Backoff(backoff_initial_s, backoff_max_s)
 
-        self.status = None
-        self.status_message = None
-        self.error = None
-        self.connection = None
-        self.ha_version = None
-        self.states = {}
+        self.status: str | None = None
+        self.status_message: str | None = None
+        self.error: Exception | None = None
+        self.connection: HAConnection | None = None
+        self.ha_version: str | None = None
+        self.states: dict[str, State] = {}
         self.connect_attempts = 0
-        self._event_listeners = []
+        self._event_listeners: list[_EventListener] = []
         self._stop_requested = False
-        self._supervisor = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._status_changed = asyncio.Event()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # Never show the token.
         return f"<HAClient {self.url} {self.status}>"
 
     @property
-    def connected(self):
+    def connected(self) -> bool:
         return self.status == STATUS_CONNECTED
 
     # Lifecycle ----------------------------------------------------------------------------
 
-    async def run(self):
+    async def run(self) -> None:
         """Stay connected until ``stop()`` or an authentication failure."""
         if self._supervisor is not None:
             raise RuntimeError("HAClient.run() is already running")
@@ -141,20 +156,20 @@ class HAClient:
             if self.status != STATUS_AUTH_FAILED:
                 self._set_status(STATUS_STOPPED)
 
-    def stop(self):
+    def stop(self) -> None:
         """Ask ``run()`` to close the connection and return. Safe to call more than once."""
         self._stop_requested = True
         if self._supervisor is not None and not self._supervisor.done():
             self._supervisor.cancel()
 
-    async def reconnect(self):
+    async def reconnect(self) -> None:
         """Drop the current connection (if any) and connect again without waiting."""
         self._wake.set()
         connection = self.connection
         if connection is not None:
             await connection.close("reconnect requested")
 
-    async def wait_for_status(self, *statuses, timeout_s):
+    async def wait_for_status(self, *statuses: str, timeout_s: float) -> str | None:
         """Wait until the status is one of ``statuses``; ``RequestTimeout`` otherwise."""
         try:
             async with asyncio.timeout(timeout_s):
@@ -166,7 +181,7 @@ class HAClient:
             ) from None
         return self.status
 
-    async def wait_connected(self, timeout_s):
+    async def wait_connected(self, timeout_s: float) -> None:
         """Wait for "connected" (states mirrored); raise the error if the client gave up."""
         status = await self.wait_for_status(
             STATUS_CONNECTED, STATUS_AUTH_FAILED, STATUS_STOPPED, timeout_s=timeout_s
@@ -176,24 +191,30 @@ class HAClient:
 
     # Commands and subscriptions -----------------------------------------------------------
 
-    async def call(self, message_type, /, **payload):
+    async def call(self, message_type: str, /, **payload: Any) -> Any:
         """Run a command on the live connection; ``NotConnected`` when there is none."""
         return await self._live_connection().call(message_type, **payload)
 
-    async def command(self, message, *, timeout_s=None):
+    async def command(self, message: Message, *, timeout_s: float | None = None) -> Any:
         return await self._live_connection().command(message, timeout_s=timeout_s)
 
-    async def subscribe_events(self, callback, event_type=None):
+    async def subscribe_events(
+        self, callback: EventCallback, event_type: str | None = None
+    ) -> Unsubscribe:
         """Subscribe now (when connected) and again after every reconnect.
 
         Returns an async ``unsubscribe()`` that ends it for good.
         """
-        listener = {"callback": callback, "event_type": event_type, "unsubscribe": None}
+        listener: _EventListener = {
+            "callback": callback,
+            "event_type": event_type,
+            "unsubscribe": None,
+        }
         self._event_listeners.append(listener)
-        if self.connected:
+        if self.connected and self.connection is not None:
             listener["unsubscribe"] = await self.connection.subscribe_events(callback, event_type)
 
-        async def unsubscribe():
+        async def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
                 self._event_listeners.remove(listener)
             if listener["unsubscribe"] is not None:
@@ -201,7 +222,7 @@ class HAClient:
 
         return unsubscribe
 
-    def _live_connection(self):
+    def _live_connection(self) -> HAConnection:
         connection = self.connection
         if not self.connected or connection is None or connection.closed:
             raise NotConnected(f"not connected to Home Assistant at {self.url}")
@@ -209,7 +230,7 @@ class HAClient:
 
     # Supervisor ---------------------------------------------------------------------------
 
-    async def _supervise(self):
+    async def _supervise(self) -> None:
         while True:
             if self.status != STATUS_UNREACHABLE:
                 self._set_status(STATUS_CONNECTING)
@@ -238,7 +259,7 @@ class HAClient:
                 await connection.close("client stopped" if self._stop_requested else "done")
             await self._pause(self.backoff.next_delay())
 
-    async def _serve(self, connection):
+    async def _serve(self, connection: HAConnection) -> None:
         self.connection = connection
         self.ha_version = connection.ha_version
         try:
@@ -257,7 +278,7 @@ class HAClient:
         reason = await connection.wait_closed()
         self._set_status(STATUS_DISCONNECTED, reason)
 
-    async def _set_up(self, connection):
+    async def _set_up(self, connection: HAConnection) -> None:
         if self.on_connect is not None:
             await self.on_connect(connection)
         for listener in list(self._event_listeners):
@@ -267,11 +288,12 @@ class HAClient:
         if self.subscribe_states:
             await self._subscribe_states(connection)
 
-    async def _subscribe_states(self, connection):
+    async def _subscribe_states(self, connection: HAConnection) -> None:
         mirror = EntityStates()
-        snapshot_received = asyncio.get_running_loop().create_future()
+        snapshot_received: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def on_event(event):
+        def on_event(event: Message) -> None:
+            changes: StateChanges
             if not snapshot_received.done():
                 changes = mirror.apply_snapshot(event)
                 self.states = mirror.states
@@ -284,9 +306,10 @@ class HAClient:
 
         await connection.subscribe_entities(on_event)
         closed = asyncio.ensure_future(connection.wait_closed())
+        waited: set[asyncio.Future[Any]] = {snapshot_received, closed}
         try:
             done, _pending = await asyncio.wait(
-                {snapshot_received, closed},
+                waited,
                 timeout=self.snapshot_timeout_s,
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -299,7 +322,7 @@ class HAClient:
                 )
             raise RequestTimeout(f"no state snapshot within {self.snapshot_timeout_s:g} s")
 
-    def _notify_states(self, changes, *, snapshot):
+    def _notify_states(self, changes: StateChanges, *, snapshot: bool) -> None:
         if self.on_states is None:
             return
         try:
@@ -307,14 +330,14 @@ class HAClient:
         except Exception:
             _logger.exception("on_states callback failed")
 
-    async def _pause(self, delay_s):
+    async def _pause(self, delay_s: float) -> None:
         """Sleep before the next attempt; ``reconnect()`` cuts it short."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay_s):
                 await self._wake.wait()
         self._wake.clear()
 
-    def _set_status(self, status, error=None):
+    def _set_status(self, status: str, error: str | None = None) -> None:
         if (status, error) == (self.status, self.status_message):
             return
         self.status = status

@@ -30,7 +30,10 @@ import os
 import socket
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Self
 
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import (
     ConnectionClosed,
@@ -70,7 +73,12 @@ _logger = logging.getLogger(__name__)
 CLOSE_CODE_MESSAGE_TOO_BIG = 1009
 
 # The websockets this process opened, for _release_inherited_sockets.
-_open_websockets = weakref.WeakSet()
+_open_websockets: weakref.WeakSet[ClientConnection] = weakref.WeakSet()
+
+# What a subscription's callback gets: the ``event`` of each event message.
+EventCallback = Callable[[Any], object]
+# What subscribe() returns: ends the subscription.
+Unsubscribe = Callable[[], Awaitable[None]]
 
 # How much of a refused redirect's Location an error message quotes.
 MAX_QUOTED_LOCATION_CHARS = 200
@@ -86,7 +94,7 @@ class _ConnectWithoutRedirects(websocket_connect):
     whether to follow; returning the error itself makes ``connect`` raise it.
     """
 
-    def process_redirect(self, exc):
+    def process_redirect(self, exc: Exception) -> Exception:
         return exc
 
 
@@ -95,33 +103,33 @@ class HAConnection:
 
     def __init__(
         self,
-        websocket,
-        url,
-        ha_version,
+        websocket: ClientConnection,
+        url: str,
+        ha_version: str | None,
         *,
-        max_frame_bytes=MAX_FRAME_BYTES,
-        command_timeout_s=DEFAULT_COMMAND_TIMEOUT_S,
-        ping_interval_s=PING_INTERVAL_S,
-        ping_timeout_s=PING_TIMEOUT_S,
-    ):
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+        ping_interval_s: float | None = PING_INTERVAL_S,
+        ping_timeout_s: float = PING_TIMEOUT_S,
+    ) -> None:
         self.url = url
         self.ha_version = ha_version
         self.max_frame_bytes = max_frame_bytes
         self.command_timeout_s = command_timeout_s
         self.ping_interval_s = ping_interval_s
         self.ping_timeout_s = ping_timeout_s
-        self.close_reason = None
+        self.close_reason: str | None = None
         self._websocket = websocket
         self._last_id = 0
         self._send_lock = asyncio.Lock()
-        self._pending = {}
-        self._subscriptions = {}
-        self._closed = asyncio.get_running_loop().create_future()
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._subscriptions: dict[int, EventCallback] = {}
+        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_loop(), name=f"ha-reader {url}")
-        self._keepalive = None
+        self._keepalive: asyncio.Task[None] | None = None
         if ping_interval_s:
             self._keepalive = asyncio.create_task(
-                self._keepalive_loop(), name=f"ha-keepalive {url}"
+                self._keepalive_loop(ping_interval_s), name=f"ha-keepalive {url}"
             )
 
     # Opening ------------------------------------------------------------------------------
@@ -129,18 +137,18 @@ class HAConnection:
     @classmethod
     async def connect(
         cls,
-        url,
-        token,
+        url: str,
+        token: str,
         *,
-        max_frame_bytes=MAX_FRAME_BYTES,
-        open_timeout_s=OPEN_TIMEOUT_S,
-        auth_timeout_s=AUTH_TIMEOUT_S,
-        command_timeout_s=DEFAULT_COMMAND_TIMEOUT_S,
-        ping_interval_s=PING_INTERVAL_S,
-        ping_timeout_s=PING_TIMEOUT_S,
-        coalesce_messages=True,
-        verify_ssl=True,
-    ):
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
+        auth_timeout_s: float = AUTH_TIMEOUT_S,
+        command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+        ping_interval_s: float | None = PING_INTERVAL_S,
+        ping_timeout_s: float = PING_TIMEOUT_S,
+        coalesce_messages: bool = True,
+        verify_ssl: bool = True,
+    ) -> Self:
         """Open, authenticate and return a connection.
 
         ``url`` is the base URL (``http://host:8123``); ``ws(s)://`` and the websocket
@@ -181,11 +189,11 @@ class HAConnection:
 
     # Commands -----------------------------------------------------------------------------
 
-    async def call(self, message_type, /, **payload):
+    async def call(self, message_type: str, /, **payload: Any) -> Any:
         """Run one command with the default timeout and return its ``result``."""
         return await self.command({"type": message_type, **payload})
 
-    async def command(self, message, *, timeout_s=None):
+    async def command(self, message: messages.Message, *, timeout_s: float | None = None) -> Any:
         """Send ``message`` (a dict with ``type``) under a fresh id and return its result.
 
         Raises ``CommandFailed`` (HA's error code and message), ``RequestTimeout`` or
@@ -193,7 +201,13 @@ class HAConnection:
         """
         return await self._request(message, timeout_s=timeout_s)
 
-    async def subscribe(self, message, callback, *, timeout_s=None):
+    async def subscribe(
+        self,
+        message: messages.Message,
+        callback: EventCallback,
+        *,
+        timeout_s: float | None = None,
+    ) -> Unsubscribe:
         """Start a subscription command; ``callback(event)`` gets each of its events.
 
         Returns an async ``unsubscribe()``. The callback is registered before the command
@@ -201,7 +215,7 @@ class HAConnection:
         """
         subscription_id = await self._request(message, callback=callback, timeout_s=timeout_s)
 
-        async def unsubscribe():
+        async def unsubscribe() -> None:
             if self._subscriptions.pop(subscription_id, None) is None or self.closed:
                 return
             with contextlib.suppress(ConnectionLost):
@@ -209,33 +223,43 @@ class HAConnection:
 
         return unsubscribe
 
-    async def subscribe_events(self, callback, event_type=None):
+    async def subscribe_events(
+        self, callback: EventCallback, event_type: str | None = None
+    ) -> Unsubscribe:
         """Subscribe to HA bus events (all of them when ``event_type`` is None)."""
-        message = {"type": messages.SUBSCRIBE_EVENTS}
+        message: messages.Message = {"type": messages.SUBSCRIBE_EVENTS}
         if event_type is not None:
             message["event_type"] = event_type
         return await self.subscribe(message, callback)
 
-    async def subscribe_entities(self, callback, entity_ids=None):
+    async def subscribe_entities(
+        self, callback: EventCallback, entity_ids: Iterable[str] | None = None
+    ) -> Unsubscribe:
         """Subscribe to compressed entity states (see ``messages``)."""
-        message = {"type": messages.SUBSCRIBE_ENTITIES}
+        message: messages.Message = {"type": messages.SUBSCRIBE_ENTITIES}
         if entity_ids is not None:
             message["entity_ids"] = list(entity_ids)
         return await self.subscribe(message, callback)
 
-    async def ping(self, timeout_s=None):
+    async def ping(self, timeout_s: float | None = None) -> None:
         await self.command({"type": messages.PING}, timeout_s=timeout_s)
 
-    async def get_states(self):
+    async def get_states(self) -> list[messages.State]:
         return await self.call("get_states")
 
-    async def get_config(self):
+    async def get_config(self) -> dict[str, Any]:
         return await self.call("get_config")
 
     async def call_service(
-        self, domain, service, service_data=None, *, target=None, return_response=False
-    ):
-        payload = {"domain": domain, "service": service}
+        self,
+        domain: str,
+        service: str,
+        service_data: dict[str, Any] | None = None,
+        *,
+        target: dict[str, Any] | None = None,
+        return_response: bool = False,
+    ) -> Any:
+        payload: dict[str, Any] = {"domain": domain, "service": service}
         if service_data:
             payload["service_data"] = service_data
         if target:
@@ -244,7 +268,13 @@ class HAConnection:
             payload["return_response"] = True
         return await self.call("call_service", **payload)
 
-    async def _request(self, message, *, callback=None, timeout_s=None):
+    async def _request(
+        self,
+        message: messages.Message,
+        *,
+        callback: EventCallback | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
         if self.closed:
             raise ConnectionLost(f"connection to {self.url} is closed: {self.close_reason}")
         try:
@@ -255,8 +285,8 @@ class HAConnection:
                 "invalid_format", f"{message.get('type')!r} cannot be sent as JSON: {error}"
             ) from None
         timeout_s = self.command_timeout_s if timeout_s is None else timeout_s
-        future = asyncio.get_running_loop().create_future()
-        message_id = None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        message_id: int | None = None
         try:
             async with asyncio.timeout(timeout_s):
                 async with self._send_lock:
@@ -274,28 +304,33 @@ class HAConnection:
                         await self._websocket.send(json.dumps({**message, "id": message_id}))
                 await future
         except TimeoutError:
-            self._subscriptions.pop(message_id, None)
+            if message_id is not None:
+                self._subscriptions.pop(message_id, None)
             raise RequestTimeout(
                 f"no answer to {message.get('type')!r} from {self.url} within {timeout_s:g} s"
             ) from None
         except BaseException:
-            self._subscriptions.pop(message_id, None)
+            if message_id is not None:
+                self._subscriptions.pop(message_id, None)
             raise
         finally:
-            self._pending.pop(message_id, None)
+            if message_id is not None:
+                self._pending.pop(message_id, None)
         return message_id if callback is not None else future.result()
 
     # Closing ------------------------------------------------------------------------------
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._closed.done()
 
-    async def wait_closed(self):
+    async def wait_closed(self) -> str:
         """Wait until the connection ends; return why it ended."""
         return await asyncio.shield(self._closed)
 
-    async def close(self, reason="closed by the client", *, peer_is_dead=False):
+    async def close(
+        self, reason: str = "closed by the client", *, peer_is_dead: bool = False
+    ) -> None:
         """Close the connection; pending commands fail with ``ConnectionLost`` at once.
 
         ``peer_is_dead`` skips the closing handshake, which a silent peer never completes.
@@ -309,7 +344,7 @@ class HAConnection:
             _drop_transport(self._websocket)
         await _abort(self._websocket)
 
-    def _finish(self, reason):
+    def _finish(self, reason: str) -> None:
         if self.closed:
             return
         self.close_reason = reason
@@ -323,7 +358,7 @@ class HAConnection:
 
     # Reader and keepalive -----------------------------------------------------------------
 
-    async def _read_loop(self):
+    async def _read_loop(self) -> None:
         reason = "connection closed"
         try:
             while True:
@@ -361,7 +396,7 @@ class HAConnection:
             self._keepalive.cancel()
         await _abort(self._websocket)
 
-    def _describe_close(self, error):
+    def _describe_close(self, error: ConnectionClosed) -> str:
         sent, received = error.sent, error.rcvd
         if sent is not None and sent.code == CLOSE_CODE_MESSAGE_TOO_BIG:
             return f"a message exceeded the frame limit of {self.max_frame_bytes} bytes"
@@ -372,8 +407,9 @@ class HAConnection:
             return f"connection closed (code {sent.code} {sent.reason})".strip()
         return "connection dropped without a close frame"
 
-    def _dispatch(self, message):
-        message_id = message.get("id")
+    def _dispatch(self, message: messages.Message) -> None:
+        # Whatever HA sent: an id that is not one of ours matches nothing below.
+        message_id: Any = message.get("id")
         message_type = message.get("type")
         if message_type == messages.EVENT:
             callback = self._subscriptions.get(message_id)
@@ -400,9 +436,9 @@ class HAConnection:
                     )
                 )
 
-    async def _keepalive_loop(self):
+    async def _keepalive_loop(self, interval_s: float) -> None:
         while not self.closed:
-            await asyncio.sleep(self.ping_interval_s)
+            await asyncio.sleep(interval_s)
             try:
                 await self.ping(timeout_s=self.ping_timeout_s)
             except RequestTimeout:
@@ -417,8 +453,10 @@ class HAConnection:
                 return
 
 
-async def _open_websocket(url, endpoint, max_frame_bytes, open_timeout_s, verify_ssl):
-    options = {}
+async def _open_websocket(
+    url: str, endpoint: str, max_frame_bytes: int, open_timeout_s: float, verify_ssl: bool
+) -> ClientConnection:
+    options: dict[str, Any] = {}
     if endpoint.startswith("wss:") and not verify_ssl:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -440,7 +478,9 @@ async def _open_websocket(url, endpoint, max_frame_bytes, open_timeout_s, verify
     return websocket
 
 
-def _open_failure(error, url, endpoint, open_timeout_s):  # noqa: PLR0911 (one case per cause)
+def _open_failure(  # noqa: PLR0911 (one case per cause)
+    error: InvalidHandshake | InvalidURI | OSError, url: str, endpoint: str, open_timeout_s: float
+) -> HAError:
     """The typed error, with a one-line message, for a failed websocket opening."""
     if isinstance(error, InvalidStatus):
         status = error.response.status_code
@@ -479,7 +519,9 @@ def _open_failure(error, url, endpoint, open_timeout_s):  # noqa: PLR0911 (one c
     return CannotConnect(f"cannot reach {url}: {error.strerror or error}")
 
 
-async def _authenticate(websocket, url, token, timeout_s):
+async def _authenticate(
+    websocket: ClientConnection, url: str, token: str, timeout_s: float
+) -> str | None:
     """Run the auth handshake; return HA's version from ``auth_ok``."""
     try:
         async with asyncio.timeout(timeout_s):
@@ -507,7 +549,7 @@ async def _authenticate(websocket, url, token, timeout_s):
     raise ProtocolError(f"unexpected answer to authentication: {answer_type!r}")
 
 
-def _decode_handshake(frame, url):
+def _decode_handshake(frame: str | bytes, url: str) -> messages.Message:
     try:
         message = json.loads(frame)
     except ValueError:
@@ -517,7 +559,7 @@ def _decode_handshake(frame, url):
     return message
 
 
-async def _abort(websocket):
+async def _abort(websocket: ClientConnection) -> None:
     """Close politely if the peer answers quickly, otherwise drop the socket."""
     try:
         await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT_S)
@@ -527,18 +569,18 @@ async def _abort(websocket):
         _drop_transport(websocket)
 
 
-def _drop_transport(websocket):
+def _drop_transport(websocket: ClientConnection) -> None:
     transport = getattr(websocket, "transport", None)
     if transport is not None and not transport.is_closing():
         transport.abort()
 
 
-def _release_inherited_sockets():
+def _release_inherited_sockets() -> None:
     """In a forked child (e.g. an Odoo prefork worker): let go of the parent's HA sockets,
     which its event loop did not survive the fork to use (see forking.py)."""
     websockets = list(_open_websockets)
     _open_websockets.clear()
-    descriptors = []
+    descriptors: list[int] = []
     for websocket in websockets:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             descriptors.append(websocket.transport.get_extra_info("socket").fileno())

@@ -27,7 +27,7 @@ class AuthenticationFailed(HAError):
 class CommandFailed(HAError):
     """Home Assistant answered a command with an error."""
 
-    def __init__(self, code, message):
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{message} ({code})")
         self.code = code
         self.message = message

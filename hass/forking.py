@@ -7,9 +7,10 @@ parent closed them or died: the peer goes on counting, and writing to, a client 
 
 import contextlib
 import os
+from collections.abc import Iterable
 
 
-def release_descriptors(descriptors):
+def release_descriptors(descriptors: Iterable[int]) -> None:
     """Point each of ``descriptors`` at /dev/null in this process.
 
     dup2() drops this process's reference to the socket and keeps the descriptor number

@@ -12,8 +12,13 @@ The decoded states have exactly the shape of ``get_states`` items.
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 _logger = logging.getLogger(__name__)
+
+# A decoded message, state or diff: JSON objects as HA sends them.
+Message = dict[str, Any]
+State = dict[str, Any]
 
 # Message types.
 AUTH_REQUIRED = "auth_required"
@@ -47,16 +52,16 @@ DIFF_SET = "+"
 DIFF_REMOVE = "-"
 
 
-def auth_message(token):
+def auth_message(token: str) -> Message:
     return {"type": AUTH, "access_token": token}
 
 
-def timestamp_to_iso(timestamp):
+def timestamp_to_iso(timestamp: float) -> str:
     """Float epoch seconds -> the ISO string HA uses in ``get_states`` (UTC, ``+00:00``)."""
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
 
 
-def _context(compressed_context):
+def _context(compressed_context: str | dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(compressed_context, str):
         return {"id": compressed_context, "parent_id": None, "user_id": None}
     context = {"id": None, "parent_id": None, "user_id": None}
@@ -64,7 +69,7 @@ def _context(compressed_context):
     return context
 
 
-def decode_compressed_state(entity_id, compressed):
+def decode_compressed_state(entity_id: str, compressed: dict[str, Any]) -> State:
     """A full state (``get_states`` item) from a compressed one."""
     last_changed = timestamp_to_iso(compressed[LAST_CHANGED])
     last_updated = (
@@ -80,7 +85,7 @@ def decode_compressed_state(entity_id, compressed):
     }
 
 
-def apply_state_diff(state, diff):
+def apply_state_diff(state: State, diff: dict[str, Any]) -> State:
     """A new full state: ``state`` with a ``{"+": ..., "-": ...}`` diff applied.
 
     ``state`` is left untouched, so callers may hand out the states they keep.
@@ -115,10 +120,10 @@ def apply_state_diff(state, diff):
 class EntityStates:
     """The decoded ``subscribe_entities`` mirror: entity_id -> full state."""
 
-    def __init__(self):
-        self.states = {}
+    def __init__(self) -> None:
+        self.states: dict[str, State] = {}
 
-    def apply_snapshot(self, event):
+    def apply_snapshot(self, event: Message) -> list[tuple[str, State]]:
         """Replace everything with the first event of a subscription; return all states."""
         added = event.get(ENTITIES_ADDED) or {}
         self.states = {
@@ -127,9 +132,9 @@ class EntityStates:
         }
         return list(self.states.items())
 
-    def apply_event(self, event):
+    def apply_event(self, event: Message) -> list[tuple[str, State | None]]:
         """Apply a later event; return ``[(entity_id, new_state_or_None)]`` in HA's order."""
-        changes = []
+        changes: list[tuple[str, State | None]] = []
         for entity_id, compressed in (event.get(ENTITIES_ADDED) or {}).items():
             state = decode_compressed_state(entity_id, compressed)
             self.states[entity_id] = state

@@ -5,6 +5,8 @@ internet): create the owner, exchange the returned auth code for an access token
 ask for a long-lived access token over the websocket.
 """
 
+from typing import Any
+
 import requests
 
 from .blocking import run_blocking
@@ -19,17 +21,17 @@ DEFAULT_TOKEN_NAME = "odoo_ha_addon"
 
 
 def onboard(
-    base_url,
-    username,
-    password,
+    base_url: str,
+    username: str,
+    password: str,
     *,
-    name="Owner",
-    client_id=None,
-    language="en",
-    token_name=DEFAULT_TOKEN_NAME,
-    lifespan_days=LONG_LIVED_TOKEN_LIFESPAN_DAYS,
-    timeout_s=HTTP_TIMEOUT_S,
-):
+    name: str = "Owner",
+    client_id: str | None = None,
+    language: str = "en",
+    token_name: str = DEFAULT_TOKEN_NAME,
+    lifespan_days: int = LONG_LIVED_TOKEN_LIFESPAN_DAYS,
+    timeout_s: float = HTTP_TIMEOUT_S,
+) -> str:
     """Create the owner account of a fresh HA and return a long-lived access token.
 
     Raises ``CommandFailed`` when HA is already onboarded, ``CannotConnect`` /
@@ -72,7 +74,9 @@ def onboard(
     )
 
 
-async def _create_long_lived_token(url, access_token, token_name, lifespan_days, timeout_s):
+async def _create_long_lived_token(
+    url: str, access_token: str, token_name: str, lifespan_days: int, timeout_s: float
+) -> str:
     connection = await HAConnection.connect(
         url,
         access_token,
@@ -88,7 +92,7 @@ async def _create_long_lived_token(url, access_token, token_name, lifespan_days,
         await connection.close()
 
 
-def _post(session, url, path, timeout_s, **kwargs):
+def _post(session: requests.Session, url: str, path: str, timeout_s: float, **kwargs: Any) -> Any:
     try:
         response = session.post(api_url(url, path), timeout=timeout_s, **kwargs)
     except requests.exceptions.ConnectionError as error:

@@ -15,7 +15,9 @@ class ServerInfo:
     location_name: str
 
 
-def check_connection(url, token, timeout_s=10.0, *, verify_ssl=True):
+def check_connection(
+    url: str, token: str, timeout_s: float = 10.0, *, verify_ssl: bool = True
+) -> ServerInfo:
     """Connect over the websocket, authenticate, and describe the server.
 
     Synchronous. Raises ``CannotConnect`` (e.g. "cannot reach http://127.0.0.1:1:
@@ -25,7 +27,7 @@ def check_connection(url, token, timeout_s=10.0, *, verify_ssl=True):
     return run_blocking(_check_connection, url, token, timeout_s, verify_ssl)
 
 
-async def _check_connection(url, token, timeout_s, verify_ssl):
+async def _check_connection(url: str, token: str, timeout_s: float, verify_ssl: bool) -> ServerInfo:
     try:
         async with asyncio.timeout(timeout_s):
             connection = await HAConnection.connect(

@@ -1,6 +1,8 @@
 """A small client for HA's REST API, on ``requests``, with the package's typed errors."""
 
 import time
+from collections.abc import Collection
+from typing import Any, Self
 
 import requests
 
@@ -29,31 +31,43 @@ class HARestClient:
     and checks where a connection would be overkill.
     """
 
-    def __init__(self, url, token, *, timeout_s=HTTP_TIMEOUT_S, verify_ssl=True, session=None):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout_s: float = HTTP_TIMEOUT_S,
+        verify_ssl: bool = True,
+        session: requests.Session | None = None,
+    ) -> None:
         self.url = base_url(url)
         self._token = token
         self.timeout_s = timeout_s
         self.verify_ssl = verify_ssl
         self._session = session or requests.Session()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<HARestClient {self.url}>"
 
-    def close(self):
+    def close(self) -> None:
         self._session.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def request(self, method, path, *, json=None, params=None):
+    def request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
         """Send one request and return the decoded JSON body."""
         response = self._send(method, path, json=json, params=params)
         return self._decode(response, method, path)
 
-    def get_binary(self, path, *, max_bytes, content_types):
+    def get_binary(
+        self, path: str, *, max_bytes: int, content_types: Collection[str]
+    ) -> tuple[str, bytes]:
         """GET a body that is not JSON, e.g. a camera image: ``(content type, bytes)``.
 
         Only a body whose media type is in ``content_types`` is accepted (``CommandFailed``
@@ -104,7 +118,15 @@ class HARestClient:
                 ) from None
         return content_type, bytes(body)
 
-    def _send(self, method, path, *, json=None, params=None, stream=False):
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
         url = api_url(self.url, path)
         try:
             return self._session.request(
@@ -135,7 +157,7 @@ class HARestClient:
                 f"cannot reach {self.url}: {describe_connection_error(error)}"
             ) from None
 
-    def _decode(self, response, method, path):
+    def _decode(self, response: requests.Response, method: str, path: str) -> Any:
         status = response.status_code
         if status == 401:
             raise AuthenticationFailed(f"Home Assistant at {self.url} rejected the access token")
@@ -158,31 +180,33 @@ class HARestClient:
             raise CommandFailed(f"http_{status}", message or f"{method} {path}: HTTP {status}")
         return body
 
-    def get(self, path, **params):
+    def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params or None)
 
-    def post(self, path, data=None):
+    def post(self, path: str, data: dict[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=data if data is not None else {})
 
-    def api_status(self):
+    def api_status(self) -> dict[str, Any]:
         """``{"message": "API running."}`` when the URL and token are right."""
         return self.get("/api/")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return self.get("/api/config")
 
-    def get_states(self):
+    def get_states(self) -> list[dict[str, Any]]:
         return self.get("/api/states")
 
-    def get_state(self, entity_id):
+    def get_state(self, entity_id: str) -> dict[str, Any]:
         return self.get(f"/api/states/{entity_id}")
 
-    def call_service(self, domain, service, data=None):
+    def call_service(
+        self, domain: str, service: str, data: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Call a service; returns the states that changed while it ran."""
         return self.post(f"/api/services/{domain}/{service}", data)
 
 
-def describe_connection_error(error):
+def describe_connection_error(error: BaseException) -> str:
     """A one-line cause for a requests connection error, without its object reprs."""
     text = str(error)
     lowered = text.lower()

@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
+from typing import Any, TextIO
 
 from .client import OdooHaClient
 from .errors import OdooHaError
@@ -24,7 +26,7 @@ from .mirror import Change, Reloaded
 KEY_ENV = "ODOO_HA_KEY"
 
 
-def _json_object(text):
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as error:
@@ -34,7 +36,7 @@ def _json_object(text):
     return value
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--url", required=True, help="Odoo base URL, e.g. http://odoo:8069")
     connection.add_argument("--db", required=True, help="database name")
@@ -55,7 +57,9 @@ def build_parser():
     return parser
 
 
-def parse_args(argv=None, environ=None):
+def parse_args(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> argparse.Namespace:
     """Parse and check the arguments; exits with code 2 on a usage error."""
     environ = os.environ if environ is None else environ
     parser = build_parser()
@@ -71,15 +75,17 @@ def parse_args(argv=None, environ=None):
     return args
 
 
-def _client(args):
+def _client(args: argparse.Namespace) -> OdooHaClient:
     return OdooHaClient(args.url, args.db, args.login, args.key)
 
 
-def _now():
+def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-async def watch(args, out=sys.stdout, err=sys.stderr):
+async def watch(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     client = _client(args)
     try:
         async for event in client.changes():
@@ -97,7 +103,7 @@ async def watch(args, out=sys.stdout, err=sys.stderr):
     return 0
 
 
-async def call(args, out=sys.stdout):
+async def call(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     client = _client(args)
     try:
         await client.login()
@@ -116,10 +122,13 @@ async def call(args, out=sys.stdout):
     return 0
 
 
-COMMANDS = {"watch": watch, "call": call}
+COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "watch": watch,
+    "call": call,
+}
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:

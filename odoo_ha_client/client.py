@@ -19,14 +19,17 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Origin
 
 from .errors import ApiError, AuthenticationError, ConnectionFailed, SessionExpired
-from .mirror import ACCESS_CHANGED, Mirror, Reloaded
+from .mirror import ACCESS_CHANGED, Change, InstanceChanged, Mirror, Reloaded
 
 _logger = logging.getLogger(__name__)
 
@@ -87,16 +90,19 @@ CONNECTION_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionFailed)
 # seen would drop real notifications.
 SEEN_NOTIFICATIONS_KEPT = 2048
 
+# What changes() yields.
+Event = Change | InstanceChanged | Reloaded
+
 
 class _RecentIds:
     """The last ``size`` distinct ids added, oldest forgotten first."""
 
-    def __init__(self, size=SEEN_NOTIFICATIONS_KEPT):
+    def __init__(self, size: int = SEEN_NOTIFICATIONS_KEPT) -> None:
         self.size = size
-        self._order = collections.deque()
-        self._ids = set()
+        self._order: collections.deque[int] = collections.deque()
+        self._ids: set[int] = set()
 
-    def add(self, item):
+    def add(self, item: int) -> bool:
         """Remember ``item``; False when it is already among the remembered ids."""
         if item in self._ids:
             return False
@@ -106,27 +112,27 @@ class _RecentIds:
         self._ids.add(item)
         return True
 
-    def __contains__(self, item):
+    def __contains__(self, item: object) -> bool:
         return item in self._ids
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._order)
 
 
 class Backoff:
     """Capped exponential delays with jitter: each delay is drawn in [d/2, d]."""
 
-    def __init__(self, initial_s=BACKOFF_INITIAL_S, max_s=BACKOFF_MAX_S):
+    def __init__(self, initial_s: float = BACKOFF_INITIAL_S, max_s: float = BACKOFF_MAX_S) -> None:
         self.initial_s = initial_s
         self.max_s = max_s
         self._delay_s = initial_s
 
-    def next_delay(self):
+    def next_delay(self) -> float:
         delay = self._delay_s
         self._delay_s = min(self.max_s, delay * 2)
         return random.uniform(delay / 2, delay)
 
-    def reset(self):
+    def reset(self) -> None:
         self._delay_s = self.initial_s
 
 
@@ -139,7 +145,16 @@ class OdooHaClient:
     changed after construction; tests shorten them.
     """
 
-    def __init__(self, base_url, db, login, key, *, session=None, timeout_s=HTTP_TIMEOUT_S):
+    def __init__(
+        self,
+        base_url: str,
+        db: str,
+        login: str,
+        key: str,
+        *,
+        session: requests.Session | None = None,
+        timeout_s: float = HTTP_TIMEOUT_S,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.db = db
         self.login_name = login
@@ -150,11 +165,11 @@ class OdooHaClient:
         self._rpc_ids = itertools.count(1)
 
         # Filled by login().
-        self.session_id = None
-        self.uid = None
-        self.user_name = None
-        self.bus_version = None
-        self.server_version = None
+        self.session_id: str | None = None
+        self.uid: int | None = None
+        self.user_name: str | None = None
+        self.bus_version: str | None = None
+        self.server_version: str | None = None
 
         self.mirror = Mirror()
         # Highest bus notification id seen: the ``last`` of the next subscribe.
@@ -163,7 +178,7 @@ class OdooHaClient:
         self._seen_notifications = _RecentIds()
         # The ``channels_version`` of the last ``instances`` read that filled the mirror
         # (None when the server does not send one).
-        self._channels_version = None
+        self._channels_version: Any = None
 
         self.http_attempts = HTTP_ATTEMPTS
         self.http_retry_delay_s = HTTP_RETRY_DELAY_S
@@ -172,21 +187,21 @@ class OdooHaClient:
         self.backoff_initial_s = BACKOFF_INITIAL_S
         self.backoff_max_s = BACKOFF_MAX_S
 
-        self._websocket = None
+        self._websocket: ClientConnection | None = None
         self._streaming = False
         self._closed = False
-        self._wake = None
+        self._wake: asyncio.Event | None = None
         # True from the start of a read of the mirror until it succeeds: the next
         # connection then reads everything, whatever the bus could replay.
         self._mirror_stale = True
-        self._reread_all_at = None
+        self._reread_all_at: float | None = None
         # Whether the current connection got through its catch-up (reads and checks): only
         # then does its end move the start of the gap the next connection must cover.
         self._caught_up = False
 
     # HTTP
 
-    async def login(self):
+    async def login(self) -> dict[str, Any]:
         """Log in with the device key; returns the server's ``data`` (uid, name, ...)."""
         params = {"db": self.db, "login": self.login_name, "key": self._key}
         try:
@@ -202,7 +217,7 @@ class OdooHaClient:
         self.server_version = data.get("server_version")
         return data
 
-    async def call(self, route, **params):
+    async def call(self, route: str, **params: Any) -> Any:
         """Call ``/odoo_ha_addon/<route>`` and return its ``data``; logs in first if needed.
 
         Raises ApiError (``success: false``), SessionExpired, ConnectionFailed. A network
@@ -214,17 +229,23 @@ class OdooHaClient:
         retry = route in READ_ROUTES or "request_id" in params
         return await self._rpc(route, params, retry=retry, session_id=self.session_id)
 
-    async def instances(self):
+    async def instances(self) -> dict[str, Any]:
         """``{"current_instance_id", "instances": [...]}``: the instances the user may read."""
         return await self.call("instances")
 
-    async def entities(self, instance_id):
+    async def entities(self, instance_id: int) -> dict[str, Any]:
         """``{"instance", "areas", "devices", "entities", "can_manage"}`` of one instance."""
         return await self.call("entities", ha_instance_id=instance_id)
 
     async def call_service(
-        self, instance_id, domain, service, entity_id, service_data=None, request_id=None
-    ):
+        self,
+        instance_id: int,
+        domain: str,
+        service: str,
+        entity_id: str | list[str],
+        service_data: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> Any:
         """Call a Home Assistant service; ``entity_id`` is one id or a list.
 
         The call carries a ``request_id`` (a new uuid4 unless given) and keeps it when it is
@@ -241,7 +262,9 @@ class OdooHaClient:
             request_id=request_id or str(uuid.uuid4()),
         )
 
-    async def _rpc(self, route, params, *, retry, session_id):
+    async def _rpc(
+        self, route: str, params: dict[str, Any], *, retry: bool, session_id: str | None
+    ) -> Any:
         attempts = self.http_attempts if retry else 1
         for attempt in range(attempts):
             try:
@@ -257,7 +280,9 @@ class OdooHaClient:
                 await asyncio.sleep(self.http_retry_delay_s * 2**attempt)
         raise ConnectionFailed(f"{route}: {failure}")
 
-    def _post(self, route, params, session_id):
+    def _post(
+        self, route: str, params: dict[str, Any], session_id: str | None
+    ) -> requests.Response:
         """One JSON-RPC POST, blocking (runs in a thread)."""
         payload = {"jsonrpc": "2.0", "method": "call", "id": next(self._rpc_ids), "params": params}
         # The cookie is sent explicitly rather than from the cookie jar, as a port would.
@@ -271,7 +296,7 @@ class OdooHaClient:
             allow_redirects=False,
         )
 
-    def _result(self, response):
+    def _result(self, response: requests.Response) -> Any:
         """The ``data`` of a JSON-RPC answer, or the matching exception."""
         status = response.status_code
         if 300 <= status < 400 or status in (401, 403):
@@ -306,17 +331,17 @@ class OdooHaClient:
 
     # Real time
 
-    def websocket_url(self):
+    def websocket_url(self) -> str:
         """``ws(s)://host[:port][/prefix]/websocket?version=<bus_version>``."""
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         return f"{scheme}://{parts.netloc}{parts.path}/websocket?version={self.bus_version}"
 
-    def _origin(self):
+    def _origin(self) -> Origin:
         parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return Origin(f"{parts.scheme}://{parts.netloc}")
 
-    async def changes(self):
+    async def changes(self) -> AsyncGenerator[Event]:
         """Keep ``self.mirror`` equal to the server and yield what changed, for ever.
 
         Yields Change (one entity), InstanceChanged (an instance's record, areas or
@@ -350,14 +375,14 @@ class OdooHaClient:
         if self._streaming:
             raise RuntimeError("changes() is already being iterated")
         self._streaming = True
-        self._wake = asyncio.Event()
+        wake = self._wake = asyncio.Event()
         backoff = Backoff(self.backoff_initial_s, self.backoff_max_s)
         # When the last connection that caught up was last known alive (monotonic).
-        lost_at = None
+        lost_at: float | None = None
         try:
             while not self._closed:
-                connected_at = None
-                failure = None
+                connected_at: float | None = None
+                failure: BaseException | None = None
                 self._caught_up = False
                 try:
                     if self.session_id is None:
@@ -381,11 +406,11 @@ class OdooHaClient:
                         lost_at = alive_at
                     if alive_at - connected_at >= STABLE_CONNECTION_S:
                         backoff.reset()
-                await self._sleep(backoff.next_delay())
+                await _sleep(backoff.next_delay(), wake)
         finally:
             self._streaming = False
 
-    def _on_disconnect(self, failure):
+    def _on_disconnect(self, failure: BaseException) -> None:
         """Act on why the bus connection ended; close code 4001 raises SessionExpired."""
         if self._closed:
             return
@@ -405,7 +430,7 @@ class OdooHaClient:
         else:
             _logger.warning("bus connection closed (%s %s), reconnecting", code, reason)
 
-    def _connect(self):
+    def _connect(self) -> connect:
         return connect(
             self.websocket_url(),
             origin=self._origin(),
@@ -416,13 +441,16 @@ class OdooHaClient:
             max_size=MAX_MESSAGE_BYTES,
         )
 
-    async def _subscribe(self, websocket):
+    async def _subscribe(self, websocket: ClientConnection) -> None:
         # No channel named: the server joins the session to what its user may read.
         data = {"channels": [], "last": self.last_notification_id}
         await websocket.send(json.dumps({"event_name": "subscribe", "data": data}))
 
-    async def _follow(self, websocket, lost_at):
+    async def _follow(
+        self, websocket: ClientConnection, lost_at: float | None
+    ) -> AsyncGenerator[Event]:
         """Subscribe, read what the bus cannot replay, then yield the bus's events."""
+        event: Event
         if self._closed:
             # close() ran while the connection was opening, before it could close it.
             return
@@ -447,7 +475,7 @@ class OdooHaClient:
                 for event in await self._read(reread):
                     yield event
 
-    async def _catch_up(self, lost_at):
+    async def _catch_up(self, lost_at: float | None) -> list[Reloaded]:
         """Read over HTTP what the bus cannot replay; returns the Reloaded events.
 
         ``lost_at``: when the last connection was last known alive, None on the first one.
@@ -463,7 +491,7 @@ class OdooHaClient:
         self._channels_version = data.get("channels_version")
         return []
 
-    async def _receive(self, websocket):
+    async def _receive(self, websocket: ClientConnection) -> str | bytes | None:
         """The next message, or None when a pending re-read after access_changed is due."""
         timeout_s = None
         if self._reread_all_at is not None:
@@ -474,7 +502,9 @@ class OdooHaClient:
         except TimeoutError:
             return None
 
-    async def _handle(self, websocket, raw):
+    async def _handle(
+        self, websocket: ClientConnection, raw: str | bytes
+    ) -> tuple[list[Change | InstanceChanged], set[int]]:
         """Apply one bus message (a list of notifications) to the mirror.
 
         Returns ``(events, reread)``: the events to yield and the instance ids to read.
@@ -484,8 +514,8 @@ class OdooHaClient:
         except ValueError:
             _logger.warning("ignored a bus message that is not JSON")
             return [], set()
-        events = []
-        reread = set()
+        events: list[Change | InstanceChanged] = []
+        reread: set[int] = set()
         for notification in notifications if isinstance(notifications, list) else []:
             if not isinstance(notification, dict):
                 continue
@@ -513,7 +543,7 @@ class OdooHaClient:
             reread |= instance_ids
         return events, reread
 
-    def _access_moved(self, data):
+    def _access_moved(self, data: Mapping[str, Any]) -> bool:
         """Whether an ``instances`` answer shows access changed since the mirror was read."""
         version = data.get("channels_version")
         if version is not None and version != self._channels_version:
@@ -521,7 +551,9 @@ class OdooHaClient:
         instance_ids = {instance["id"] for instance in data.get("instances", [])}
         return instance_ids != set(self.mirror.instances)
 
-    async def _read(self, instance_ids, instances_data=None):
+    async def _read(
+        self, instance_ids: set[int] | None, instances_data: Mapping[str, Any] | None = None
+    ) -> list[Reloaded]:
         """Read instances (when needed) and the entities of ``instance_ids`` (None: all).
 
         ``instances_data``: an ``instances`` answer just read, used instead of reading it
@@ -529,7 +561,7 @@ class OdooHaClient:
         events, one per instance read or dropped.
         """
         self._mirror_stale = True
-        events = []
+        events: list[Reloaded] = []
         if instance_ids is None:
             self.mirror.clear_ignored()
         if instance_ids is None or not instance_ids <= set(self.mirror.instances):
@@ -549,15 +581,7 @@ class OdooHaClient:
         self._mirror_stale = self._reread_all_at is not None
         return events
 
-    async def _sleep(self, delay_s):
-        """Sleep, or return early when close() is called."""
-        try:
-            async with asyncio.timeout(delay_s):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
-
-    def drop_connection(self):
+    def drop_connection(self) -> None:
         """Abort the bus connection as a network failure would (no close frame).
 
         For tests: the iterator reconnects and catches up.
@@ -565,7 +589,7 @@ class OdooHaClient:
         if self._websocket is not None:
             self._websocket.transport.abort()
 
-    async def close(self):
+    async def close(self) -> None:
         """End ``changes()`` and release the connections."""
         self._closed = True
         if self._wake is not None:
@@ -576,7 +600,16 @@ class OdooHaClient:
             self._http.close()
 
 
-def _last_alive(failure):
+async def _sleep(delay_s: float, wake: asyncio.Event) -> None:
+    """Sleep, or return early when ``wake`` is set (close() sets it)."""
+    try:
+        async with asyncio.timeout(delay_s):
+            await wake.wait()
+    except TimeoutError:
+        pass
+
+
+def _last_alive(failure: BaseException | None) -> float:
     """When a connection that just ended was last known alive (monotonic time)."""
     now = time.monotonic()
     keepalive_failed = (

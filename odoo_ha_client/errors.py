@@ -25,7 +25,7 @@ class ConnectionFailed(OdooHaError):
 class ApiError(OdooHaError):
     """A route answered ``success: false``; ``error_type`` says why (e.g. ``access_denied``)."""
 
-    def __init__(self, message, error_type=None):
+    def __init__(self, message: str, error_type: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.error_type = error_type

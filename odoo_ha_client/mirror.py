@@ -8,7 +8,9 @@ An entity that stays unknown after such a read (archived in Odoo, so the ``entit
 leaves it out while the bus still reports it) is ignored from then on: see ``ignored``.
 """
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
 ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
@@ -42,6 +44,10 @@ class InstanceChanged:
     instance_id: int
 
 
+# What applying a bus message changed, and the instance ids whose entities must be read.
+Applied = tuple[list[Change | InstanceChanged], set[int]]
+
+
 class Mirror:
     """Instances and entities as the server last described them.
 
@@ -54,7 +60,7 @@ class Mirror:
     ``access_changed`` and before reading everything again).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.instances: dict[int, dict] = {}
         self.entities: dict[int, dict[str, dict]] = {}
         self.areas: dict[int, list] = {}
@@ -63,7 +69,7 @@ class Mirror:
         # Entity ids reported as unknown since the instance was last loaded.
         self._unknown: dict[int, set[str]] = {}
 
-    def set_instances(self, instances):
+    def set_instances(self, instances: Iterable[Mapping[str, Any]]) -> set[int]:
         """Replace the instances with the ``instances`` list of the ``instances`` route.
 
         Returns the ids of the instances that disappeared; their entities are dropped.
@@ -75,7 +81,7 @@ class Mirror:
             self.forget(instance_id)
         return gone
 
-    def load(self, instance_id, entities_data):
+    def load(self, instance_id: int, entities_data: Mapping[str, Any]) -> None:
         """Replace an instance's entities with the data of the ``entities`` route.
 
         The ids reported as unknown since the last load that are still absent join
@@ -92,14 +98,14 @@ class Mirror:
         self.areas[instance_id] = list(entities_data.get("areas", []))
         self.devices[instance_id] = list(entities_data.get("devices", []))
 
-    def forget(self, instance_id):
+    def forget(self, instance_id: int) -> None:
         """Drop an instance's entities, areas, devices and ignored ids (its record stays)."""
         self.entities.pop(instance_id, None)
         self.areas.pop(instance_id, None)
         self.devices.pop(instance_id, None)
         self.clear_ignored(instance_id)
 
-    def clear_ignored(self, instance_id=None):
+    def clear_ignored(self, instance_id: int | None = None) -> None:
         """Stop ignoring the unknown entities of one instance (None: of every instance)."""
         if instance_id is None:
             self.ignored.clear()
@@ -108,19 +114,19 @@ class Mirror:
             self.ignored.pop(instance_id, None)
             self._unknown.pop(instance_id, None)
 
-    def states(self, instance_id):
+    def states(self, instance_id: int) -> dict[str, Any]:
         """``{entity_id: state}`` of an instance; empty when it is not loaded."""
         entities = self.entities.get(instance_id, {})
         return {entity_id: entity.get("state") for entity_id, entity in entities.items()}
 
-    def apply(self, message):
+    def apply(self, message: Mapping[str, Any]) -> set[int]:
         """Apply the ``message`` of one bus notification (``{"type", "payload"}``).
 
         Returns the set of instance ids whose entities must be read again.
         """
         return self.apply_message(message)[1]
 
-    def apply_message(self, message):
+    def apply_message(self, message: Mapping[str, Any]) -> Applied:
         """Like ``apply``, and also say what changed: returns ``(events, reread)`` where
         events is a list of Change and InstanceChanged, and reread the set of instance ids
         whose entities must be read again. Unknown message types change nothing.
@@ -128,7 +134,8 @@ class Mirror:
         A change of an entity the instance does not have asks for a read of the instance,
         unless the entity is in ``ignored``. ``entities_reload`` empties the instance's
         ``ignored`` set."""
-        handlers = {
+        # Keyed by object: a message's "type" is whatever JSON the bus carried.
+        handlers: dict[object, Callable[[int, dict[str, Any]], Applied]] = {
             ENTITY_CHANGES: self._entity_changes,
             ENTITIES_RELOAD: self._entities_reload,
             INSTANCE_STATUS: self._instance_status,
@@ -143,12 +150,12 @@ class Mirror:
             return [], set()
         return handler(instance_id, payload)
 
-    def _entity_changes(self, instance_id, payload):
+    def _entity_changes(self, instance_id: int, payload: dict[str, Any]) -> Applied:
         entities = self.entities.get(instance_id)
         if entities is None:
             return [], {instance_id}
-        events = []
-        reread = set()
+        events: list[Change | InstanceChanged] = []
+        reread: set[int] = set()
         for entity_id, change in (payload.get("changes") or {}).items():
             if change is None:
                 if entities.pop(entity_id, None) is not None:
@@ -164,12 +171,12 @@ class Mirror:
                 reread.add(instance_id)
         return events, reread
 
-    def _entities_reload(self, instance_id, payload):
+    def _entities_reload(self, instance_id: int, payload: dict[str, Any]) -> Applied:
         # The instance's entities changed in bulk: an ignored entity may be back.
         self.ignored.pop(instance_id, None)
         return [], {instance_id}
 
-    def _instance_status(self, instance_id, payload):
+    def _instance_status(self, instance_id: int, payload: dict[str, Any]) -> Applied:
         instance = self.instances.get(instance_id)
         if instance is None:
             # An instance the mirror does not know yet: reading it brings its record.
@@ -177,7 +184,7 @@ class Mirror:
         instance.update({key: value for key, value in payload.items() if key != "instance_id"})
         return [InstanceChanged(instance_id)], set()
 
-    def _registry_changed(self, instance_id, payload):
+    def _registry_changed(self, instance_id: int, payload: dict[str, Any]) -> Applied:
         if instance_id not in self.instances:
             return [], {instance_id}
         if "areas" in payload:

@@ -31,21 +31,22 @@ class Node:
     hosts_all: bool
 
     @property
-    def label(self):
+    def label(self) -> str:
         """What an admin recognises: the machine and the process id."""
         return f"{self.hostname}:{self.pid}"
 
 
-def node_name(hostname, pid, token, *, hosts_all=True):
+def node_name(hostname: str | None, pid: int, token: str, *, hosts_all: bool = True) -> str:
     kind = HOSTS_ALL if hosts_all else HOSTS_SOME
     head = f"{NODE_NAME_PREFIX}:{kind}:{token}:{int(pid)}:"
     host = _UNSAFE_HOST_CHARACTERS.sub("-", hostname or "") or "-"
     return head + host[: max(1, MAX_NAME_BYTES - len(head))]
 
 
-def parse_node_name(text):
+def parse_node_name(text: str | None) -> Node | None:
     """The ``Node`` an application_name announces, or None for any other session."""
-    parts = (text or "").split(":", 4)
+    text = text or ""
+    parts = text.split(":", 4)
     if len(parts) != 5 or parts[0] != NODE_NAME_PREFIX or parts[1] not in (HOSTS_ALL, HOSTS_SOME):
         return None
     try:

@@ -15,30 +15,40 @@ decides which locks a node reaches for, so that nodes share the instances instea
   nodes, one reconnect per grace period.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .node_names import Node
 from .rendezvous import preferred_nodes
 
 
 @dataclass(frozen=True)
 class RoundPlan:
-    acquire: frozenset  # unhosted instance ids whose lock to try, this round
-    hand_off: frozenset  # hosted instance ids to stop and release
-    preferred: dict  # instance id -> preferred node name (for logs)
+    acquire: frozenset[int]  # unhosted instance ids whose lock to try, this round
+    hand_off: frozenset[int]  # hosted instance ids to stop and release
+    preferred: dict[int, str]  # instance id -> preferred node name (for logs)
 
 
 class HostingPlanner:
-    def __init__(self, me, grace_s):
+    def __init__(self, me: Node, grace_s: float) -> None:
         """``me``: this node's ``Node``; ``grace_s``: how long an instance may stay unhosted
         before any node tries it."""
         self.me = me
         self.grace_s = grace_s
-        self._unhosted_since = {}
-        self._kept_out_of_turn = {}  # instance id -> the candidates when it was taken
-        self._candidates = frozenset()
-        self._preferred = {}
+        self._unhosted_since: dict[int, float] = {}
+        # instance id -> the candidates when it was taken
+        self._kept_out_of_turn: dict[int, frozenset[str]] = {}
+        self._candidates: frozenset[str] = frozenset()
+        self._preferred: dict[int, str] = {}
 
-    def plan(self, now, live_nodes, instance_ids, hosted, held):
+    def plan(
+        self,
+        now: float,
+        live_nodes: Iterable[Node],
+        instance_ids: Iterable[int],
+        hosted: Iterable[int],
+        held: Iterable[int],
+    ) -> RoundPlan:
         """``live_nodes``: the ``Node``s announced on the database (this one included or not);
         ``instance_ids``: every configured instance (the same list on every node);
         ``hosted``: the ids this node hosts; ``held``: the ids whose lock anyone holds."""
@@ -72,7 +82,7 @@ class HostingPlanner:
         self._candidates, self._preferred = candidates, preferred
         return RoundPlan(frozenset(acquire), frozenset(hand_off), preferred)
 
-    def acquired(self, instance_id):
+    def acquired(self, instance_id: int) -> None:
         """This node got the lock of ``instance_id`` in the round last planned."""
         self._unhosted_since.pop(instance_id, None)
         if self._preferred.get(instance_id) != self.me.name:

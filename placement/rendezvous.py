@@ -15,17 +15,18 @@ configured instance ids): the hash is stable across processes and Python version
 
 import hashlib
 import math
+from collections.abc import Iterable
 
 # 64 bits: ties between nodes never happen in practice, and are broken by name if they do.
 WEIGHT_BYTES = 8
 
 
-def weight(node_name, instance_id):
+def weight(node_name: str, instance_id: int) -> int:
     digest = hashlib.blake2b(f"{node_name}/{instance_id}".encode(), digest_size=WEIGHT_BYTES)
     return int.from_bytes(digest.digest(), "big")
 
 
-def preferred_nodes(instance_ids, node_names):
+def preferred_nodes(instance_ids: Iterable[int], node_names: Iterable[str]) -> dict[int, str]:
     """instance id -> name of the node that should host it; empty without nodes."""
     nodes = sorted(set(node_names))
     if not nodes:
@@ -33,7 +34,7 @@ def preferred_nodes(instance_ids, node_names):
     instances = sorted(set(instance_ids))
     capacity = math.ceil(len(instances) / len(nodes))
     load = dict.fromkeys(nodes, 0)
-    placement = {}
+    placement: dict[int, str] = {}
     for instance_id in instances:
         ranked = sorted(nodes, key=lambda node: (weight(node, instance_id), node), reverse=True)
         chosen = next(node for node in ranked if load[node] < capacity)

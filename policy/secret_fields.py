@@ -12,6 +12,9 @@ as a nested object, and managers may send raw commands of any shape.
 Pure Python: no Odoo import, tested in the standalone tier.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 # Field names (compared lower-cased) whose values are secrets, from Home Assistant services.
 SECRET_SERVICE_DATA_KEYS = frozenset(
     {
@@ -44,11 +47,11 @@ REDACTED = "***"
 MIN_SEARCHED_SECRET_CHARS = 3
 
 
-def is_secret_key(key):
+def is_secret_key(key: object) -> bool:
     return isinstance(key, str) and key.lower() in SECRET_SERVICE_DATA_KEYS
 
 
-def redact_secrets(value):
+def redact_secrets(value: Any) -> Any:
     """A copy of the JSON-like ``value`` with every secret field's value replaced by
     ``REDACTED`` (a field set to null stays null: there was nothing to hide)."""
     if isinstance(value, dict):
@@ -61,7 +64,7 @@ def redact_secrets(value):
     return value
 
 
-def _secret_values(value, inside_secret=False):
+def _secret_values(value: Any, inside_secret: bool = False) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             yield from _secret_values(item, inside_secret or is_secret_key(key))
@@ -72,7 +75,7 @@ def _secret_values(value, inside_secret=False):
         yield str(value)
 
 
-def redact_text(text, payload):
+def redact_text(text: str | None, payload: Any) -> str | None:
     """``text`` (e.g. an error message about the call) without the secret values of
     ``payload``: a validation error may quote the value it refused."""
     if not text:

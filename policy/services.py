@@ -23,7 +23,9 @@ Pure Python: no Odoo import, tested in the standalone tier.
 
 import math
 import re
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, time
+from typing import Any, TypeGuard
 
 ACCESS_DENIED = "access_denied"
 INVALID_INPUT = "invalid_input"
@@ -82,7 +84,7 @@ class ServiceRefused(Exception):
     """A call the policy refuses. ``reason`` names the rule (the caller words it for people,
     in their language), ``params`` fill its sentence; ``error_type`` is the API's."""
 
-    def __init__(self, reason, error_type=ACCESS_DENIED, **params):
+    def __init__(self, reason: str, error_type: str = ACCESS_DENIED, **params: Any) -> None:
         super().__init__(reason, params)
         self.reason = reason
         self.error_type = error_type
@@ -95,16 +97,26 @@ class ServiceRefused(Exception):
 # "time" and "datetime", and its parameters. ``entity`` is the (entity_id, attributes) pair
 # the call targets, for checks that depend on it.
 
+# A call's target: (entity_id, attributes).
+Entity = tuple[str, Mapping[str, Any] | None]
+# What a value check finds wrong: (kind, parameters), or None.
+Problem = tuple[str, dict[str, Any]] | None
+ValueCheck = Callable[[Any, Entity], Problem]
+# A service's allowed service_data fields: field name -> check of its value.
+ServiceFields = dict[str, ValueCheck]
 
-def _is_number(value):
+
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _number(minimum=None, maximum=None):
+def _number(minimum: float | None = None, maximum: float | None = None) -> ValueCheck:
     """A finite number, within [minimum, maximum] when they are given (both or neither)."""
 
-    def check(value, _entity):
-        if not _is_number(value) or (minimum is not None and not minimum <= value <= maximum):
+    def check(value: Any, _entity: Entity) -> Problem:
+        if not _is_number(value) or (
+            minimum is not None and maximum is not None and not minimum <= value <= maximum
+        ):
             if minimum is None and maximum is None:
                 return ("number", {})
             return ("number_range", {"minimum": minimum, "maximum": maximum})
@@ -113,11 +125,11 @@ def _number(minimum=None, maximum=None):
     return check
 
 
-def _boolean(value, _entity):
+def _boolean(value: Any, _entity: Entity) -> Problem:
     return None if isinstance(value, bool) else ("boolean", {})
 
 
-def _rgb(value, _entity):
+def _rgb(value: Any, _entity: Entity) -> Problem:
     if (
         isinstance(value, list)
         and len(value) == 3
@@ -127,10 +139,10 @@ def _rgb(value, _entity):
     return ("rgb", {})
 
 
-def _one_of_attribute(attribute):
+def _one_of_attribute(attribute: str) -> ValueCheck:
     """A string among the entity's own ``attribute`` list (options, hvac_modes...)."""
 
-    def check(value, entity):
+    def check(value: Any, entity: Entity) -> Problem:
         allowed = (entity[1] or {}).get(attribute) or []
         if isinstance(value, str) and len(value) <= MAX_OPTION_LENGTH and value in allowed:
             return None
@@ -139,11 +151,13 @@ def _one_of_attribute(attribute):
     return check
 
 
-def _number_within_attributes(low, high, default_low, default_high):
+def _number_within_attributes(
+    low: str, high: str, default_low: float, default_high: float
+) -> ValueCheck:
     """A finite number within the entity's own [``low``, ``high``] attributes (humidity,
     water temperature), or the defaults where the entity gives none."""
 
-    def check(value, entity):
+    def check(value: Any, entity: Entity) -> Problem:
         attributes = entity[1] or {}
         minimum = attributes.get(low)
         maximum = attributes.get(high)
@@ -156,10 +170,10 @@ def _number_within_attributes(low, high, default_low, default_high):
     return check
 
 
-def _choice(*choices):
+def _choice(*choices: str) -> ValueCheck:
     """A string among fixed ``choices`` (the service's own, not the entity's)."""
 
-    def check(value, _entity):
+    def check(value: Any, _entity: Entity) -> Problem:
         if isinstance(value, str) and value in choices:
             return None
         return ("choice", {"choices": ", ".join(choices)})
@@ -167,10 +181,10 @@ def _choice(*choices):
     return check
 
 
-def _text(minimum=0, maximum=MAX_TEXT_LENGTH):
+def _text(minimum: int = 0, maximum: int = MAX_TEXT_LENGTH) -> ValueCheck:
     """A string of ``minimum`` to ``maximum`` characters."""
 
-    def check(value, _entity):
+    def check(value: Any, _entity: Entity) -> Problem:
         if isinstance(value, str) and minimum <= len(value) <= maximum:
             return None
         return ("text", {"minimum": minimum, "maximum": maximum})
@@ -178,7 +192,7 @@ def _text(minimum=0, maximum=MAX_TEXT_LENGTH):
     return check
 
 
-def _text_within_attributes(value, entity):
+def _text_within_attributes(value: Any, entity: Entity) -> Problem:
     """A string as long as the entity allows (its ``min``/``max`` attributes: text and
     input_text), never more than MAX_TEXT_LENGTH."""
     attributes = entity[1] or {}
@@ -189,10 +203,10 @@ def _text_within_attributes(value, entity):
     return _text(minimum, min(maximum, MAX_TEXT_LENGTH))(value, entity)
 
 
-def _iso(pattern, parse, kind):
+def _iso(pattern: re.Pattern[str], parse: Callable[[str], object], kind: str) -> ValueCheck:
     """A string of the ISO form ``pattern`` that ``parse`` accepts (a real date or time)."""
 
-    def check(value, _entity):
+    def check(value: Any, _entity: Entity) -> Problem:
         if isinstance(value, str) and pattern.match(value):
             try:
                 parse(value)
@@ -210,14 +224,17 @@ _time = _iso(TIME_RE, time.fromisoformat, "time")
 _datetime = _iso(DATETIME_RE, datetime.fromisoformat, "datetime")
 
 
-ON_OFF = {"turn_on": {}, "turn_off": {}, "toggle": {}}
-SET_VALUE = {"set_value": {"value": _number()}}
-SELECT_OPTION = {"select_option": {"option": _one_of_attribute("options")}}
-PRESS = {"press": {}}
-SET_TEXT = {"set_value": {"value": _text_within_attributes}}
-ALARM_CODE = {"code": _text(0, MAX_CODE_LENGTH)}
+ON_OFF: dict[str, ServiceFields] = {"turn_on": {}, "turn_off": {}, "toggle": {}}
+SET_VALUE: dict[str, ServiceFields] = {"set_value": {"value": _number()}}
+SELECT_OPTION: dict[str, ServiceFields] = {
+    "select_option": {"option": _one_of_attribute("options")}
+}
+PRESS: dict[str, ServiceFields] = {"press": {}}
+SET_TEXT: dict[str, ServiceFields] = {"set_value": {"value": _text_within_attributes}}
+ALARM_CODE: ServiceFields = {"code": _text(0, MAX_CODE_LENGTH)}
 
-ENTITY_SERVICES = {
+# Domain -> service -> the fields a user may send with it.
+ENTITY_SERVICES: dict[str, dict[str, ServiceFields]] = {
     "light": {
         "turn_on": {
             "brightness_pct": _number(0, 100),
@@ -333,14 +350,16 @@ ENTITY_SERVICES = {
 }
 
 
-def allowed_calls():
+def allowed_calls() -> set[tuple[str, str]]:
     """Every (domain, service) a user may call, generic ones excluded: for tests and docs."""
     return {
         (domain, service) for domain, services in ENTITY_SERVICES.items() for service in services
     }
 
 
-def check_user_call(domain, service, entities, service_data):
+def check_user_call(
+    domain: str, service: str, entities: Collection[Entity], service_data: Mapping[str, Any]
+) -> None:
     """Refuse (``ServiceRefused``) a call a user who is not a manager may not make.
 
     :param entities: ``[(entity_id, attributes)]``, the call's targets, every one of which
@@ -387,6 +406,6 @@ def check_user_call(domain, service, entities, service_data):
                 )
 
 
-def _check_no_data(label, service_data):
+def _check_no_data(label: str, service_data: Mapping[str, Any]) -> None:
     if service_data:
         raise ServiceRefused("field_not_allowed", service=label, field=sorted(service_data)[0])

@@ -11,6 +11,8 @@ from odoo.tests import HttpCase, no_retry, tagged
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 
+from ..controllers import instance_resolver
+from ..models import ha_realtime_update as realtime
 from ..models.ha_realtime_update import scope_channel
 from ..policy.services import ENTITY_SERVICES, allowed_calls
 from .common import HaTestCommon
@@ -308,3 +310,50 @@ class TestControlTableMatchesServicePolicy(HttpCase):
         for (domain, service), keys in sorted(from_controls.items()):
             with self.subTest(service=f"{domain}.{service}"):
                 self.assertEqual(keys, set(ENTITY_SERVICES[domain][service]))
+
+
+def bus_names():
+    """What the web client and the server must spell alike: the names ha_data_service.js
+    exports, each with the server's value."""
+    return {
+        "INSTANCE_STATUS_KEYS": list(realtime.INSTANCE_STATUS_FIELDS),
+        "ENTITY_CHANGES": realtime.ENTITY_CHANGES,
+        "ENTITIES_RELOAD": realtime.ENTITIES_RELOAD,
+        "INSTANCE_STATUS": realtime.INSTANCE_STATUS,
+        "REGISTRY_CHANGED": realtime.REGISTRY_CHANGED,
+        "MACHINE_STATES": realtime.MACHINE_STATES,
+        "ACCESS_CHANGED": realtime.ACCESS_CHANGED,
+        "INSTANCE_SWITCHED": instance_resolver.INSTANCE_SWITCHED,
+        "INSTANCE_FALLBACK": instance_resolver.INSTANCE_FALLBACK,
+    }
+
+
+BUS_NAMES_JS = """
+(() => {
+    const module = odoo.loader.modules.get("@odoo_ha_addon/services/ha_data_service");
+    const values = Object.fromEntries(%(names)s.map((name) => [name, module[name]]));
+    console.log("%(prefix)s" + JSON.stringify(values));
+    console.log("test successful");
+})()
+"""
+BUS_NAMES_PREFIX = "odoo_ha_addon bus names: "
+
+
+@tagged("post_install", "-at_install")
+class TestBusNamesMatchServer(HttpCase):
+    """The bus notification types and the instance status fields the server sends
+    (ha.realtime.update, controllers/instance_resolver.py) are those the web client's ha_data
+    service listens to and keeps, in the same order."""
+
+    def test_bus_names_agree(self):
+        expected = bus_names()
+        with _BrowserLog().attached(self) as collected:
+            self.browser_js(
+                "/odoo",
+                BUS_NAMES_JS % {"prefix": BUS_NAMES_PREFIX, "names": json.dumps(list(expected))},
+                "odoo.isReady === true",
+                login="admin",
+                timeout=60,
+            )
+        (line,) = [m for m in collected.messages if m.startswith(BUS_NAMES_PREFIX)]
+        self.assertEqual(json.loads(line[len(BUS_NAMES_PREFIX) :]), expected)

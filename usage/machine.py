@@ -29,7 +29,9 @@ from a saved ``state`` (``to_dict``/``from_dict``).
 ``Thresholds`` are read at each step: new thresholds apply from the next reading on.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any, Self, TypeVar, cast
 
 IDLE = "idle"
 STARTING = "starting"
@@ -47,12 +49,20 @@ HIGH = "working"
 COMPLETED = "completed"
 TIMED_OUT = "timed_out"
 
+_T = TypeVar("_T")
+
+
+def _set(value: _T | None) -> _T:
+    """``value``, a field of MachineState that the current phase guarantees is set (a session's
+    start, a debounce's ``since``...): typed without its None, nothing checked at run time."""
+    return cast(_T, value)
+
 
 class InvalidThresholds(ValueError):
     """Thresholds that cannot describe a machine; ``rule`` names the rule broken:
     "negative", "order" or "timeout"."""
 
-    def __init__(self, message, rule):
+    def __init__(self, message: str, rule: str) -> None:
         super().__init__(message)
         self.rule = rule
 
@@ -70,7 +80,7 @@ class Thresholds:
     # 0: never time out.
     silence_timeout_s: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.standby_w < 0:
             raise InvalidThresholds("the standby threshold cannot be negative", "negative")
         if self.working_w <= self.standby_w:
@@ -88,7 +98,7 @@ class Thresholds:
                 "the silence timeout must be longer than both debounces", "timeout"
             )
 
-    def level(self, power_w):
+    def level(self, power_w: float) -> str:
         if power_w > self.working_w:
             return HIGH
         if power_w > self.standby_w:
@@ -107,7 +117,7 @@ class Session:
     status: str  # "running", COMPLETED or TIMED_OUT
 
     @property
-    def total_s(self):
+    def total_s(self) -> float:
         return self.working_s + self.standby_s
 
 
@@ -134,46 +144,46 @@ class MachineState:
 
     # Persistence -----------------------------------------------------------------------
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Self:
         names = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in (data or {}).items() if key in names})
 
     # Reading the state -------------------------------------------------------------------
 
     @property
-    def available(self):
+    def available(self) -> bool:
         return self.last_reading is not None and self.unavailable_since is None
 
-    def running_session(self):
+    def running_session(self) -> Session | None:
         """The open session as of ``clock``, or None."""
         if self.phase not in IN_SESSION:
             return None
         clone = MachineState.from_dict(self.to_dict())
         # Seconds after the power fell count only if it comes back before the debounce.
         clone._accrue(self.since if self.phase == STOPPING else self.clock)
-        return Session(self.session_start, None, clone.working_s, clone.standby_s, "running")
+        return Session(_set(self.session_start), None, clone.working_s, clone.standby_s, "running")
 
-    def next_deadline(self, thresholds):
+    def next_deadline(self, thresholds: Thresholds) -> float | None:
         """The earliest time at which ``advance`` would change something, or None."""
-        deadlines = []
+        deadlines: list[float] = []
         if self.unavailable_since is None:
             if self.phase == STARTING:
-                deadlines.append(self.since + thresholds.start_debounce_s)
+                deadlines.append(_set(self.since) + thresholds.start_debounce_s)
             elif self.phase == STOPPING:
-                deadlines.append(self.since + thresholds.stop_debounce_s)
+                deadlines.append(_set(self.since) + thresholds.stop_debounce_s)
         if thresholds.silence_timeout_s and self.phase != IDLE:
             deadlines.append(self._silent_since() + thresholds.silence_timeout_s)
         return min(deadlines) if deadlines else None
 
     # Feeding it --------------------------------------------------------------------------
 
-    def advance(self, now, thresholds):
+    def advance(self, now: float, thresholds: Thresholds) -> list[Session]:
         """Let time pass to ``now`` with no new reading. Returns sessions that ended."""
-        ended = []
+        ended: list[Session] = []
         while True:
             deadline = self.next_deadline(thresholds)
             if deadline is None or deadline > now:
@@ -183,7 +193,7 @@ class MachineState:
             self.clock = now
         return ended
 
-    def reading(self, at, power_w, thresholds):
+    def reading(self, at: float, power_w: float | None, thresholds: Thresholds) -> list[Session]:
         """A reading at ``at``: watts, or None when the sensor is unavailable or unknown.
 
         Returns the sessions that ended up to and with it. Raises OutOfOrder for a reading
@@ -217,14 +227,14 @@ class MachineState:
                 self.phase = WORKING if level == HIGH else STANDBY
         elif self.phase == STOPPING and level != OFF:
             # A dip shorter than the stop debounce: the machine stood by meanwhile.
-            self.standby_s += at - self.accrued_until
+            self.standby_s += at - _set(self.accrued_until)
             self.accrued_until = at
             self._enter(WORKING if level == HIGH else STANDBY)
         return ended
 
     # Transitions -------------------------------------------------------------------------
 
-    def _on_deadline(self, deadline, thresholds):
+    def _on_deadline(self, deadline: float, thresholds: Thresholds) -> list[Session]:
         silence = self._silent_since() + thresholds.silence_timeout_s
         if thresholds.silence_timeout_s and deadline >= silence:
             return self._time_out()
@@ -236,37 +246,37 @@ class MachineState:
             self._enter(WORKING)
             return []
         # STOPPING for the whole debounce: the session ended when the power fell.
-        return [self._close(self.since, COMPLETED)]
+        return [self._close(_set(self.since), COMPLETED)]
 
-    def _time_out(self):
+    def _time_out(self) -> list[Session]:
         if self.phase == STARTING:
             self._enter(IDLE)
             return []
         # A start confirmed by the clock alone assumed the power held until then.
-        end = max(self._silent_since(), self.confirmed_at)
+        end = max(self._silent_since(), _set(self.confirmed_at))
         if self.phase == STOPPING:
-            end = min(end, self.since)
-        if end <= self.session_start:
+            end = min(end, _set(self.since))
+        if end <= _set(self.session_start):
             # Nothing but a start that was never heard of again (no start debounce).
             self._reset_session()
             self._enter(IDLE)
             return []
         return [self._close(end, TIMED_OUT)]
 
-    def _close(self, end, status):
+    def _close(self, end: float, status: str) -> Session:
         if self.phase == STOPPING:
-            self.phase = self.resume_phase
+            self.phase = _set(self.resume_phase)
         self._accrue(end)
-        session = Session(self.session_start, end, self.working_s, self.standby_s, status)
+        session = Session(_set(self.session_start), end, self.working_s, self.standby_s, status)
         self._reset_session()
         self._enter(IDLE)
         return session
 
-    def _reset_session(self):
+    def _reset_session(self) -> None:
         self.session_start = self.confirmed_at = self.accrued_until = None
         self.working_s = self.standby_s = 0.0
 
-    def _accrue(self, until):
+    def _accrue(self, until: float | None) -> None:
         """Count the seconds since ``accrued_until`` in the current phase."""
         if self.accrued_until is None or until is None or until <= self.accrued_until:
             return
@@ -278,12 +288,16 @@ class MachineState:
             self.standby_s += seconds
         self.accrued_until = until
 
-    def _enter(self, phase, since=None, resume_phase=None):
+    def _enter(
+        self, phase: str, since: float | None = None, resume_phase: str | None = None
+    ) -> None:
         self.phase = phase
         self.since = since
         self.resume_phase = resume_phase
 
-    def _silent_since(self):
+    def _silent_since(self) -> float:
+        """Since when the sensor has said nothing usable; only asked outside IDLE, which a
+        reading always precedes."""
         if self.unavailable_since is not None:
             return self.unavailable_since
-        return self.last_reading
+        return _set(self.last_reading)

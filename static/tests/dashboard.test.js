@@ -163,7 +163,7 @@ test("areas renamed in Home Assistant and entities moved show at once", async ()
     await mountDashboard();
     const haData = getService("ha_data");
     // What the entity kanban listens to, to read its columns again.
-    haData.onRegistryChanged((instanceId, { areas }) =>
+    haData.subscribe("registry_changed", (instanceId, { areas }) =>
         expect.step(`areas:${instanceId}:${areas.length}`),
     );
     haData.applyRegistry({

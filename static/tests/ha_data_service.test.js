@@ -12,12 +12,9 @@ import {
 
 import { useService } from "@web/core/utils/hooks";
 
+import { HaBusBridge, HA_NOTIFICATIONS } from "@odoo_ha_addon/services/ha_bus_bridge";
 import {
     ACCESS_CHANGED,
-    HaBusBridge,
-    HA_NOTIFICATIONS,
-} from "@odoo_ha_addon/services/ha_bus_bridge";
-import {
     ACCESS_RELOAD_MS,
     HaApiError,
     OPTIMISTIC_CHECK_MS,
@@ -191,7 +188,7 @@ test("entity changes patch the cache of their instance; null removes an entity",
     expect.verifySteps([]);
 });
 
-test("onGlobalState callbacks get every batch of every instance until offGlobalState", async () => {
+test("entity_changes subscribers get every batch of every instance until they unsubscribe", async () => {
     await makeMockEnv();
     const haData = getService("ha_data");
     await haData.load(1);
@@ -199,31 +196,59 @@ test("onGlobalState callbacks get every batch of every instance until offGlobalS
     const callback = (instanceId, changes) => {
         expect.step(`${instanceId}:${JSON.stringify(changes)}`);
     };
-    haData.onGlobalState(callback);
+    const unsubscribe = haData.subscribe("entity_changes", callback);
     haData.applyEntityChanges({ instance_id: 1, changes: { "sensor.outside": { state: "8" } } });
     haData.applyEntityChanges({ instance_id: 7, changes: { "sensor.gone": null } });
     expect.verifySteps(['1:{"sensor.outside":{"state":"8"}}', '7:{"sensor.gone":null}']);
 
-    haData.offGlobalState(callback);
+    unsubscribe();
     haData.applyEntityChanges({ instance_id: 1, changes: { "sensor.outside": { state: "9" } } });
     expect.verifySteps([]);
     expect(haData.state.entities["sensor.outside"].state).toBe("9");
 });
 
-test("onInstanceStatus callbacks get every status change until offInstanceStatus", async () => {
+test("instance_status subscribers get every status change until they unsubscribe", async () => {
     await makeMockEnv();
     const haData = getService("ha_data");
     await haData.loadInstances();
     expect.verifySteps(["instances:-"]);
     const callback = (payload) => expect.step(`${payload.instance_id}:${payload.status}`);
-    haData.onInstanceStatus(callback);
+    const unsubscribe = haData.subscribe("instance_status", callback);
     haData.applyInstanceStatus({ instance_id: 2, status: "unreachable", last_error: "refused" });
     expect.verifySteps(["2:unreachable"]);
     expect(haData.state.instances.find((i) => i.id === 2).status).toBe("unreachable");
 
-    haData.offInstanceStatus(callback);
+    unsubscribe();
     haData.applyInstanceStatus({ instance_id: 2, status: "connected" });
     expect.verifySteps([]);
+});
+
+test("registry_changed and machine_states subscribers follow their own events only", async () => {
+    await makeMockEnv();
+    const haData = getService("ha_data");
+    const unsubscribes = [
+        haData.subscribe("registry_changed", (instanceId, { areas, devices }) =>
+            expect.step(`registry:${instanceId}:${areas.length}:${devices.length}`),
+        ),
+        haData.subscribe("machine_states", (payload) =>
+            expect.step(`machines:${payload.instance_id}:${Object.keys(payload.machines)}`),
+        ),
+    ];
+    haData.applyRegistry({ instance_id: 3, areas: [{ id: 1, name: "Attic" }], devices: [] });
+    haData.applyMachineStates({ instance_id: 3, machines: { 5: { phase: "running" } } });
+    expect.verifySteps(["registry:3:1:0", "machines:3:5"]);
+
+    unsubscribes.forEach((unsubscribe) => unsubscribe());
+    haData.applyRegistry({ instance_id: 3, areas: [], devices: [] });
+    haData.applyMachineStates({ instance_id: 3, machines: { 5: { phase: "idle" } } });
+    expect.verifySteps([]);
+});
+
+test("subscribing to an event ha_data does not know is an error", async () => {
+    await makeMockEnv();
+    expect(() => getService("ha_data").subscribe("entity_change", () => {})).toThrow(
+        /cannot subscribe to "entity_change"/,
+    );
 });
 
 test("components re-render on entity changes through useState", async () => {
@@ -526,7 +551,10 @@ test("access_changed drops what the user may no longer read, once subscribed aga
     expect(haData.cache.has(2)).toBe(false);
 
     // Out of every group of instance 1 too: its entities leave the screen.
-    server.errors.entities = ["No Home Assistant instance is available to you.", "instance_not_found"];
+    server.errors.entities = [
+        "No Home Assistant instance is available to you.",
+        "instance_not_found",
+    ];
     haData.applyAccessChanged();
     await advanceTime(ACCESS_RELOAD_MS);
     await animationFrame();

@@ -7,6 +7,8 @@ import sys
 import venv
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,3 +81,55 @@ def test_a_system_interpreter_adds_nothing(tmp_path):
         text=True,
     ).stdout
     assert output == ""
+
+
+def test_the_lint_versions_of_ci_and_pre_commit_agree():
+    """`.ci/run` and the pre-commit hooks check with the same ruff, prettier and mypy."""
+    pre_commit = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    revs = {
+        repo["repo"].rsplit("/", 1)[-1]: repo["rev"]
+        for repo in pre_commit["repos"]
+        if "rev" in repo
+    }
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / ".ci" / "lint-requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    prettier = re.search(r'^PRETTIER_VERSION="([^"]+)"$', run, re.M).group(1)
+    assert revs["ruff-pre-commit"] == f"v{pins['ruff']}"
+    assert revs["mirrors-prettier"] == f"v{prettier}"
+    (local,) = [repo for repo in pre_commit["repos"] if repo["repo"] == "local"]
+    (mypy,) = [hook for hook in local["hooks"] if hook["id"] == "mypy"]
+    for name in ("mypy", "types-requests"):
+        assert f"{name}=={pins[name]}" in mypy["additional_dependencies"]
+
+
+def test_each_failing_lint_check_fails_the_standalone_tier(tmp_path):
+    """run_lint names every check that reported something and fails the tier."""
+    # Stands for the virtualenv's python: `python -m <tool> ...` fails for the tool in $FAIL.
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\n[ "$2" = "$FAIL" ] && exit 1\nexit 0\n')
+    python.chmod(0o755)
+    script = "\n".join(
+        [
+            'log() { :; }; WORK_DIR="$2"; STANDALONE_STATUS=0',
+            _functions("run_lint"),
+            'run_lint "$1"; echo "status=$STANDALONE_STATUS"',
+        ]
+    )
+    cases = [
+        ("none", "true", "lint: passed (ruff check, ruff format, prettier, mypy)", 0),
+        ("mypy", "true", "lint: FAILED (mypy)", 1),
+        ("ruff", "false", "lint: FAILED (ruff check, ruff format, prettier)", 1),
+    ]
+    for fail, prettier, verdict, status in cases:
+        output = subprocess.run(
+            ["bash", "-c", script, "bash", str(python), str(tmp_path)],
+            env={"PATH": "/usr/bin:/bin", "FAIL": fail, "PRETTIER": prettier},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+        assert output[-2:] == [verdict, f"status={status}"], fail

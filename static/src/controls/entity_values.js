@@ -12,7 +12,8 @@ import { attr, brightnessPercent, isOn, numberOr, supportsBrightness } from "./e
 
 const { DateTime } = luxon;
 
-const UNAVAILABLE_STATES = ["unavailable", "unknown"];
+// The states of an entity whose value Home Assistant does not know.
+export const UNAVAILABLE_STATES = ["unavailable", "unknown"];
 
 // States, modes and options Home Assistant names with fixed words (integration-specific
 // options, such as a light's effects or a player's sources, are shown as they come).

@@ -14,14 +14,10 @@ import { user } from "@web/core/user";
 import { useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { HaEntityCard } from "../entity_card/entity_card";
+import { statusBadgeClass, statusLabel } from "../instance_status/status_badge";
 import { MACHINE_HEALTH_FIELDS, MachineHealth } from "../machine_health/machine_health";
-import {
-    ALL_AREAS,
-    NO_AREA,
-    buildListing,
-    changesListing,
-    indexListing,
-} from "./entity_listing";
+import { MANAGER_GROUP } from "../services/ha_data_service";
+import { ALL_AREAS, NO_AREA, buildListing, changesListing, indexListing } from "./entity_listing";
 
 // Cards rendered at first and added each time the user scrolls near the end: the page's
 // DOM follows what the user looked at, not the size of the home.
@@ -29,26 +25,6 @@ export const PAGE_SIZE = 60;
 // How far below the visible part of the page the next cards are prepared.
 const PRELOAD_MARGIN_PX = 800;
 const MACHINE_FIELDS = ["name", "phase", ...MACHINE_HEALTH_FIELDS.map((field) => field.name)];
-
-/** A connection status of ha.instance, in words. */
-export function statusLabel(status) {
-    const labels = {
-        connected: _t("Connected"),
-        connecting: _t("Connecting"),
-        auth_failed: _t("Authentication failed"),
-        unreachable: _t("Unreachable"),
-        disconnected: _t("Disconnected"),
-    };
-    return labels[status] || status || _t("Unknown");
-}
-
-export const STATUS_BADGE_CLASSES = {
-    connected: "text-bg-success",
-    connecting: "text-bg-warning",
-    auth_failed: "text-bg-danger",
-    unreachable: "text-bg-danger",
-    disconnected: "text-bg-secondary",
-};
 
 /**
  * The live dashboard of the current Home Assistant instance: its connection, its areas as
@@ -88,13 +64,12 @@ export class HaDashboard extends Component {
         this.NO_AREA = NO_AREA;
         this._listing = { key: null, result: null, indexed: new Map() };
         const onChanges = (instanceId, changes) => this._onChanges(instanceId, changes);
-        this.haData.onGlobalState(onChanges);
-        onWillDestroy(() => this.haData.offGlobalState(onChanges));
+        onWillDestroy(this.haData.subscribe("entity_changes", onChanges));
         this.openEntity = this.openEntity.bind(this);
         this._useMoreOnScroll();
         this._useMachines();
         onWillStart(async () => {
-            this.isManager = await user.hasGroup("odoo_ha_addon.group_ha_manager");
+            this.isManager = await user.hasGroup(MANAGER_GROUP);
             await this.haData.loadInstances();
             const instanceId = this.data.currentInstanceId;
             if (instanceId) {
@@ -118,7 +93,7 @@ export class HaDashboard extends Component {
     }
 
     statusClass(status) {
-        return STATUS_BADGE_CLASSES[status] || "text-bg-secondary";
+        return statusBadgeClass(status);
     }
 
     get summary() {
@@ -219,8 +194,7 @@ export class HaDashboard extends Component {
                 this.loadMachines(instanceId);
             }
         };
-        this.haData.onMachineStates(onMachineStates);
-        onWillDestroy(() => this.haData.offMachineStates(onMachineStates));
+        onWillDestroy(this.haData.subscribe("machine_states", onMachineStates));
         // Another instance shown (here, from another tab, or by the server's fallback).
         useEffect(
             (instanceId) => {
@@ -304,12 +278,12 @@ export class HaDashboard extends Component {
                             this.view.pages++;
                         }
                     },
-                    { root: root.el, rootMargin: `0px 0px ${PRELOAD_MARGIN_PX}px 0px` }
+                    { root: root.el, rootMargin: `0px 0px ${PRELOAD_MARGIN_PX}px 0px` },
                 );
                 observer.observe(element);
                 return () => observer.disconnect();
             },
-            () => [sentinel.el]
+            () => [sentinel.el],
         );
     }
 

@@ -1,8 +1,8 @@
 import { _t } from "@web/core/l10n/translation";
+import { UNAVAILABLE_STATES } from "../controls/entity_values";
 
 export const ALL_AREAS = "all";
 export const NO_AREA = "none";
-const UNAVAILABLE_STATES = ["unavailable", "unknown"];
 const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
 
 function sortName(entity) {

@@ -2,6 +2,7 @@ import { getColor, hexToRGBA } from "@web/core/colors/colors";
 import { _t } from "@web/core/l10n/translation";
 import { formatDateTime, formatDuration } from "@web/core/l10n/dates";
 import { formatFloat } from "@web/core/utils/numbers";
+import { UNAVAILABLE_STATES } from "../controls/entity_values";
 
 /**
  * Turns the series of the `entity_history` route into what the History action draws:
@@ -51,7 +52,7 @@ const INACTIVE_STATES = new Set([
     "docked",
     "below_horizon",
 ]);
-const MISSING_STATES = new Set(["unavailable", "unknown"]);
+const MISSING_STATES = new Set(UNAVAILABLE_STATES);
 
 const STATE_LABELS = {
     on: _t("On"),

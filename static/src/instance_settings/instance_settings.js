@@ -6,7 +6,7 @@ import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
-import { HaStatusBadge } from "./status_badge";
+import { HaStatusBadge } from "../instance_status/status_badge";
 
 export const INSTANCE_FIELDS = ["name", "url", "has_token", "host_node", ...INSTANCE_STATUS_KEYS];
 
@@ -36,8 +36,7 @@ export class HaInstanceSettings extends Component {
         // returns: they are applied on top of it.
         this.pendingStatus = new Map();
         this.onStatus = (payload) => this.applyStatus(payload);
-        this.haData.onInstanceStatus(this.onStatus);
-        onWillDestroy(() => this.haData.offInstanceStatus(this.onStatus));
+        onWillDestroy(this.haData.subscribe("instance_status", this.onStatus));
         onWillStart(() => this.load());
     }
 

@@ -2,14 +2,7 @@ import { Component, onMounted, onWillUnmount } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
-
-const BADGE_CLASSES = {
-    connected: "text-bg-success",
-    connecting: "text-bg-warning",
-    auth_failed: "text-bg-danger",
-    unreachable: "text-bg-danger",
-    disconnected: "text-bg-secondary",
-};
+import { HaStatusBadge } from "./status_badge";
 
 /**
  * The connection status of an ha.instance as a badge that follows the connector live: when
@@ -18,14 +11,18 @@ const BADGE_CLASSES = {
  */
 export class HaInstanceStatusField extends Component {
     static template = "odoo_ha_addon.HaInstanceStatusField";
+    static components = { HaStatusBadge };
     static props = { ...standardFieldProps };
 
     setup() {
         // The bus reaches this field through HaBusBridge and ha_data, like every other view.
         this.haData = useService("ha_data");
         this.onStatus = (payload) => this.reloadIfShown(payload);
-        onMounted(() => this.haData.onInstanceStatus(this.onStatus));
-        onWillUnmount(() => this.haData.offInstanceStatus(this.onStatus));
+        let unsubscribe = null;
+        onMounted(() => {
+            unsubscribe = this.haData.subscribe("instance_status", this.onStatus);
+        });
+        onWillUnmount(() => unsubscribe());
     }
 
     get value() {
@@ -36,10 +33,6 @@ export class HaInstanceStatusField extends Component {
         const selection = this.props.record.fields[this.props.name].selection;
         const option = selection.find(([value]) => value === this.value);
         return option ? option[1] : this.value;
-    }
-
-    get badgeClass() {
-        return BADGE_CLASSES[this.value] || "text-bg-secondary";
     }
 
     async reloadIfShown(payload) {

@@ -5,14 +5,16 @@ import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { formatDateTime } from "@web/core/l10n/dates";
 import { EntityControl } from "../controls/domain_controls";
-import { ACCESS_RELOAD_MS } from "../services/ha_data_service";
+import {
+    ACCESS_CHANGED,
+    ACCESS_RELOAD_MS,
+    ENTITIES_RELOAD,
+    ENTITY_CHANGES,
+    INSTANCE_STATUS,
+} from "../services/ha_data_service";
 
 const { DateTime } = luxon;
 
-const ENTITY_CHANGES = "odoo_ha_addon/entity_changes";
-const ENTITIES_RELOAD = "odoo_ha_addon/entities_reload";
-const INSTANCE_STATUS = "odoo_ha_addon/instance_status";
-const ACCESS_CHANGED = "odoo_ha_addon/access_changed";
 // Read again a little after a share starts or expires, so the server's clock has passed it.
 const BOUNDARY_MARGIN_MS = 500;
 // Changes that move an entity between areas, or remove it, need the grouping read again.

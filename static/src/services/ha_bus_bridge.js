@@ -1,19 +1,31 @@
 import { Component, onWillDestroy, xml } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
+import {
+    ACCESS_CHANGED,
+    ENTITIES_RELOAD,
+    ENTITY_CHANGES,
+    INSTANCE_FALLBACK,
+    INSTANCE_STATUS,
+    INSTANCE_SWITCHED,
+    MACHINE_STATES,
+    REGISTRY_CHANGED,
+} from "./ha_data_service";
 
-/** Bus notification type -> ha_data method that applies its payload. */
+/**
+ * Bus notification type -> ha_data method that applies its payload. ACCESS_CHANGED (what
+ * the user may read changed) is handled apart: subscribe again (the server picks the
+ * channels), then read.
+ */
 export const HA_NOTIFICATIONS = {
-    "odoo_ha_addon/entity_changes": "applyEntityChanges",
-    "odoo_ha_addon/entities_reload": "applyReload",
-    "odoo_ha_addon/instance_status": "applyInstanceStatus",
-    "odoo_ha_addon/registry_changed": "applyRegistry",
-    "odoo_ha_addon/instance_switched": "applyInstanceSwitched",
-    "odoo_ha_addon/instance_fallback": "applyFallback",
-    "odoo_ha_addon/machine_states": "applyMachineStates",
+    [ENTITY_CHANGES]: "applyEntityChanges",
+    [ENTITIES_RELOAD]: "applyReload",
+    [INSTANCE_STATUS]: "applyInstanceStatus",
+    [REGISTRY_CHANGED]: "applyRegistry",
+    [INSTANCE_SWITCHED]: "applyInstanceSwitched",
+    [INSTANCE_FALLBACK]: "applyFallback",
+    [MACHINE_STATES]: "applyMachineStates",
 };
-/** What the user may read changed: subscribe again (the server picks the channels), then read. */
-export const ACCESS_CHANGED = "odoo_ha_addon/access_changed";
 
 /**
  * The one place that listens to Home Assistant notifications on the bus; it renders nothing

@@ -5,6 +5,18 @@ import { ConnectionLostError, RPCError, rpc } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 
 export const API_PREFIX = "/odoo_ha_addon";
+// The group of Home Assistant managers (configure instances, see everything).
+export const MANAGER_GROUP = "odoo_ha_addon.group_ha_manager";
+// Bus notification types, as the server names them (ha.realtime.update and
+// controllers/instance_resolver.py; TestBusNamesMatchServer holds the two equal).
+export const ENTITY_CHANGES = "odoo_ha_addon/entity_changes";
+export const ENTITIES_RELOAD = "odoo_ha_addon/entities_reload";
+export const INSTANCE_STATUS = "odoo_ha_addon/instance_status";
+export const REGISTRY_CHANGED = "odoo_ha_addon/registry_changed";
+export const MACHINE_STATES = "odoo_ha_addon/machine_states";
+export const ACCESS_CHANGED = "odoo_ha_addon/access_changed";
+export const INSTANCE_SWITCHED = "odoo_ha_addon/instance_switched";
+export const INSTANCE_FALLBACK = "odoo_ha_addon/instance_fallback";
 // Several instance_switched notifications within this delay (a user clicking through
 // instances in another tab) make one reload, for the last instance.
 export const SWITCH_DEBOUNCE_MS = 300;
@@ -19,7 +31,10 @@ export const OPTIMISTIC_CHECK_MS = 5000;
 // bus worker debounces subscriptions by 300 ms), so no change falls between the two.
 export const ACCESS_RELOAD_MS = 1000;
 
-/** What an instance_status notification carries (ha.realtime.update INSTANCE_STATUS_FIELDS). */
+/**
+ * What an instance_status notification carries: ha.realtime.update INSTANCE_STATUS_FIELDS
+ * (TestBusNamesMatchServer holds the two equal).
+ */
 export const INSTANCE_STATUS_KEYS = [
     "status",
     "status_since",
@@ -27,6 +42,14 @@ export const INSTANCE_STATUS_KEYS = [
     "ha_version",
     "entity_count",
     "last_error",
+];
+
+/** The bus notifications components can follow through HaDataService.subscribe. */
+export const SUBSCRIPTION_KINDS = [
+    "entity_changes",
+    "instance_status",
+    "registry_changed",
+    "machine_states",
 ];
 
 export class HaApiError extends Error {
@@ -116,10 +139,8 @@ export class HaDataService {
         /** @type {Map<number, {instance, areas, devices, entities, canManage, ignored: Set<string>}>} */
         this.cache = new Map();
         this.shownInstanceId = null;
-        this._globalCallbacks = new Set();
-        this._statusCallbacks = new Set();
-        this._registryCallbacks = new Set();
-        this._machineCallbacks = new Set();
+        // Kind -> the callbacks subscribe() registered for it.
+        this._subscribers = Object.fromEntries(SUBSCRIPTION_KINDS.map((kind) => [kind, new Set()]));
         this._machineUpdates = 0;
         this._loadSeq = 0;
         this._fetches = new Map();
@@ -246,41 +267,38 @@ export class HaDataService {
 
     // Realtime -------------------------------------------------------------------------
 
-    /** ``callback(instanceId, changes)`` for every batch of entity changes of any instance. */
-    onGlobalState(callback) {
-        this._globalCallbacks.add(callback);
+    /**
+     * Calls ``callback`` for every bus notification of ``kind`` about any instance, until the
+     * function returned is called:
+     * - "entity_changes": ``callback(instanceId, changes)`` for every batch of entity changes;
+     * - "instance_status": ``callback(payload)`` for every connection status change;
+     * - "registry_changed": ``callback(instanceId, {areas, devices})`` when the areas or
+     *   devices change in Home Assistant;
+     * - "machine_states": ``callback(payload)`` for every health change of machines.
+     *
+     * @param {string} kind one of SUBSCRIPTION_KINDS
+     * @param {Function} callback
+     * @returns {Function} unsubscribe
+     */
+    subscribe(kind, callback) {
+        const callbacks = this._subscribers[kind];
+        if (!callbacks) {
+            throw new Error(`ha_data cannot subscribe to "${kind}"`);
+        }
+        callbacks.add(callback);
+        return () => callbacks.delete(callback);
     }
 
-    offGlobalState(callback) {
-        this._globalCallbacks.delete(callback);
-    }
-
-    /** ``callback(payload)`` for every connection status change of any instance. */
-    onInstanceStatus(callback) {
-        this._statusCallbacks.add(callback);
-    }
-
-    offInstanceStatus(callback) {
-        this._statusCallbacks.delete(callback);
-    }
-
-    /** ``callback(instanceId, {areas, devices})`` when the areas or devices of any
-     * instance change in Home Assistant. */
-    onRegistryChanged(callback) {
-        this._registryCallbacks.add(callback);
-    }
-
-    offRegistryChanged(callback) {
-        this._registryCallbacks.delete(callback);
-    }
-
-    /** ``callback(payload)`` for every health change of machines of any instance. */
-    onMachineStates(callback) {
-        this._machineCallbacks.add(callback);
-    }
-
-    offMachineStates(callback) {
-        this._machineCallbacks.delete(callback);
+    /** Calls the subscribers of ``kind`` with ``args``. */
+    _notifySubscribers(kind, ...args) {
+        for (const callback of [...this._subscribers[kind]]) {
+            try {
+                callback(...args);
+            } catch (error) {
+                // Reported (error service) without depriving the other callbacks of the event.
+                Promise.reject(error);
+            }
+        }
     }
 
     /** Bus "entity_changes": ``{instance_id, changes: {entity_id: diff | null}}``. */
@@ -293,14 +311,7 @@ export class HaDataService {
             buffer.push([instanceId, changes]);
         }
         this._applyChanges(instanceId, changes);
-        for (const callback of [...this._globalCallbacks]) {
-            try {
-                callback(instanceId, changes);
-            } catch (error) {
-                // Reported (error service) without depriving the other callbacks of the batch.
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("entity_changes", instanceId, changes);
     }
 
     /** Bus "entities_reload": too many changes at once, read the instance again. */
@@ -347,13 +358,7 @@ export class HaDataService {
         if (instanceId === this.shownInstanceId) {
             Object.assign(this.state, { areas, devices });
         }
-        for (const callback of [...this._registryCallbacks]) {
-            try {
-                callback(instanceId, { areas, devices });
-            } catch (error) {
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("registry_changed", instanceId, { areas, devices });
     }
 
     /** Bus "instance_status": the connection status of an instance changed. */
@@ -365,13 +370,7 @@ export class HaDataService {
             }
         }
         this._updateInstance(payload.instance_id, status);
-        for (const callback of [...this._statusCallbacks]) {
-            try {
-                callback(payload);
-            } catch (error) {
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("instance_status", payload);
     }
 
     /**
@@ -387,13 +386,7 @@ export class HaDataService {
                 received: ++this._machineUpdates,
             };
         }
-        for (const callback of [...this._machineCallbacks]) {
-            try {
-                callback(payload);
-            } catch (error) {
-                Promise.reject(error);
-            }
-        }
+        this._notifySubscribers("machine_states", payload);
     }
 
     /** Bus "instance_switched": the user switched instance in another tab (or this one). */

@@ -12,18 +12,14 @@ export const RELOAD_DELAY_MS = 300;
  */
 export function useHaChanges(onChanges, onRegistry = null) {
     const haData = useService("ha_data");
+    let unsubscribes = [];
     onMounted(() => {
-        haData.onGlobalState(onChanges);
+        unsubscribes = [haData.subscribe("entity_changes", onChanges)];
         if (onRegistry) {
-            haData.onRegistryChanged(onRegistry);
+            unsubscribes.push(haData.subscribe("registry_changed", onRegistry));
         }
     });
-    onWillUnmount(() => {
-        haData.offGlobalState(onChanges);
-        if (onRegistry) {
-            haData.offRegistryChanged(onRegistry);
-        }
-    });
+    onWillUnmount(() => unsubscribes.forEach((unsubscribe) => unsubscribe()));
     return haData;
 }
 

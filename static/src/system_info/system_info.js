@@ -5,10 +5,9 @@ import { user } from "@web/core/user";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
-import { HaStatusBadge } from "../instance_settings/status_badge";
-import { HaApiError, INSTANCE_STATUS_KEYS } from "../services/ha_data_service";
+import { HaStatusBadge } from "../instance_status/status_badge";
+import { HaApiError, INSTANCE_STATUS_KEYS, MANAGER_GROUP } from "../services/ha_data_service";
 
-export const MANAGER_GROUP = "odoo_ha_addon.group_ha_manager";
 // Route of each section of the page.
 const SECTION_ROUTES = {
     instance: "websocket_status",
@@ -114,8 +113,7 @@ export class HaSystemInfo extends Component {
             ...Object.fromEntries(Object.keys(SECTION_ROUTES).map((key) => [key, section()])),
         });
         this.onStatus = (payload) => this.applyStatus(payload);
-        this.haData.onInstanceStatus(this.onStatus);
-        onWillDestroy(() => this.haData.offInstanceStatus(this.onStatus));
+        onWillDestroy(this.haData.subscribe("instance_status", this.onStatus));
         onWillStart(async () => {
             this.state.allowed = Boolean(this.instanceId) && (await user.hasGroup(MANAGER_GROUP));
         });

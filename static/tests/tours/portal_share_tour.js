@@ -1,7 +1,8 @@
 import { registry } from "@web/core/registry";
 
 const light = (state) =>
-    ".o_ha_shared_entity[data-entity-id='light.bed_light']" + (state ? `[data-state='${state}']` : "");
+    ".o_ha_shared_entity[data-entity-id='light.bed_light']" +
+    (state ? `[data-state='${state}']` : "");
 
 // A portal user's /my/ha page, served with a real Home Assistant whose light.bed_light is on
 // and shared with that user to control (see tests/test_dashboard.py TestLiveDashboard).

@@ -19,11 +19,10 @@ registry.category("web_tour.tours").add("odoo_ha_addon_share_form", {
         },
         {
             content: "The device's light is granted; the entity added later is not",
-            trigger:
-                ".o_field_widget[name=granted_entity_ids] .o_data_row:contains(Kitchen light)",
+            trigger: ".o_field_widget[name=granted_entity_ids] .o_data_row:contains(Kitchen light)",
             run() {
                 const rows = document.querySelectorAll(
-                    ".o_field_widget[name=granted_entity_ids] .o_data_row"
+                    ".o_field_widget[name=granted_entity_ids] .o_data_row",
                 );
                 if (rows.length !== 1) {
                     throw new Error(`${rows.length} granted entities, expected 1`);

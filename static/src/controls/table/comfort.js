@@ -34,6 +34,24 @@ function temperatureInput(action, label, valueOf, extra = {}) {
     };
 }
 
+/**
+ * The single target temperature of climates and water heaters, the entity's primary control.
+ * Without min_temp/max_temp, Home Assistant's defaults of the domain bound it.
+ */
+function targetTemperature(defaultMin, defaultMax) {
+    return temperatureInput(
+        "set_temperature",
+        _t("Target temperature"),
+        (e) => attr(e, "temperature"),
+        {
+            primary: true,
+            when: (entity) => isNumber(attr(entity, "temperature")),
+            min: (entity) => numberOr(attr(entity, "min_temp"), defaultMin),
+            max: (entity) => numberOr(attr(entity, "max_temp"), defaultMax),
+        },
+    );
+}
+
 /** Both ends of a target range: Home Assistant wants them together. */
 function rangeAction(end) {
     return {
@@ -69,15 +87,7 @@ export const climate = {
         set_preset_mode: attributeAction("set_preset_mode", "preset_mode"),
     },
     controls: [
-        temperatureInput(
-            "set_temperature",
-            _t("Target temperature"),
-            (e) => attr(e, "temperature"),
-            {
-                primary: true,
-                when: (entity) => isNumber(attr(entity, "temperature")),
-            },
-        ),
+        targetTemperature(7, 35),
         temperatureInput("set_target_low", _t("Low"), (e) => attr(e, "target_temp_low"), {
             when: hasTargetRange,
         }),
@@ -111,17 +121,7 @@ export const water_heater = {
         })),
     },
     controls: [
-        temperatureInput(
-            "set_temperature",
-            _t("Target temperature"),
-            (e) => attr(e, "temperature"),
-            {
-                primary: true,
-                when: (entity) => isNumber(attr(entity, "temperature")),
-                min: (entity) => numberOr(attr(entity, "min_temp"), 30),
-                max: (entity) => numberOr(attr(entity, "max_temp"), 70),
-            },
-        ),
+        targetTemperature(30, 70),
         listSelect("set_operation_mode", "operation_list", "operation_mode", _t("Mode"), {
             value: (entity) => attr(entity, "operation_mode") ?? entity.state,
         }),
