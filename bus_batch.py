@@ -7,9 +7,10 @@ the state writer cost 1,000 cursors and 1,000 queries in the one ``/websocket`` 
 the pool ran dry, sockets were closed with "try later", and the last socket of a round
 heard of a change seconds after the first (docs/PERFORMANCE.md, "Prefork + gevent").
 
-Here a woken socket still reads its session and takes its wake-up, as Odoo does, then
-hands its poll to the process's ``BatchDispatcher`` and waits. The dispatcher gathers the
-sockets woken together (a few milliseconds), and for each database takes one cursor,
+Here a woken socket still reads its session and takes its wake-up, as Odoo does (the
+session file is parsed again only when it changed: reading it was the largest cost left per
+socket), then hands its poll to the process's ``BatchDispatcher`` and waits. The dispatcher
+gathers the sockets woken together (a few milliseconds), and for each database takes one cursor,
 checks every session token (Odoo's ``check_session``, cached per session), reads the
 notifications of all their channels in one query and gives each socket the rows of its own
 channels newer than its last id and not in its recent history: what ``bus.bus._poll``
@@ -25,6 +26,7 @@ whose registry is not loaded yet, is dispatched by Odoo's code unchanged.
 import bisect
 import json
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -32,7 +34,7 @@ from collections import defaultdict
 from psycopg2.pool import PoolError
 
 from odoo import SUPERUSER_ID, api
-from odoo.http import SessionExpiredException, root
+from odoo.http import FilesystemSessionStore, SessionExpiredException, root
 from odoo.modules.registry import Registry
 from odoo.service.security import check_session
 
@@ -44,8 +46,6 @@ _logger = logging.getLogger(__name__)
 # How long the dispatcher waits for more sockets of the same wake-up, at most.
 GATHER_STEP_SECONDS = 0.002
 GATHER_MAX_SECONDS = 0.05
-# A socket whose poll got no answer in this time is closed with "try later".
-ANSWER_TIMEOUT_SECONDS = 60
 # The modules whose ``bus.bus._poll`` the batch knows how to answer for.
 KNOWN_POLL_MODULES = ("odoo.addons.bus.", "odoo.addons.odoo_ha_addon.")
 
@@ -53,17 +53,26 @@ KNOWN_POLL_MODULES = ("odoo.addons.bus.", "odoo.addons.odoo_ha_addon.")
 class Poll:
     """One socket's request: what it has had, and then what it gets."""
 
-    __slots__ = ("done", "error", "ignore", "last", "notifications", "session", "text", "websocket")
+    __slots__ = ("error", "ignore", "last", "notifications", "session", "text", "websocket")
 
     def __init__(self, websocket, session):
         self.websocket = websocket
         self.session = session
         self.last = websocket._last_notif_sent_id
-        self.ignore = {notif_id for notif_id, _sent in websocket._notif_history}
-        self.done = threading.Event()
+        self.ignore = sent_ids(websocket)
         self.notifications = []
         self.text = None
         self.error = None
+
+
+def sent_ids(websocket):
+    """The ids of the socket's ``_notif_history``, as a set kept along with it (rebuilt if
+    Odoo's own dispatch changed the history meanwhile)."""
+    history = websocket._notif_history
+    ids = getattr(websocket, "_ha_sent_ids", None)
+    if ids is None or len(ids) != len(history) or (history and history[-1][0] not in ids):
+        ids = websocket._ha_sent_ids = {notif_id for notif_id, _sent in history}
+    return ids
 
 
 def channel_texts(websocket, dbname):
@@ -89,22 +98,25 @@ class BatchDispatcher:
     def __init__(self):
         self._lock = threading.Lock()
         self._pending = []
+        # Set once the batch the pending requests will be part of is answered.
+        self._answered = threading.Event()
         self._wakeup = threading.Event()
         self._thread = None
 
     def poll(self, websocket, session):
-        """Block until the batch answered this socket; return (notifications, JSON text)."""
+        """Block until the batch answered this socket; return (notifications, JSON text).
+        Like Odoo's dispatch, it waits for PostgreSQL as long as PostgreSQL takes."""
         request = Poll(websocket, session)
         with self._lock:
             self._pending.append(request)
+            answered = self._answered
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="odoo_ha_addon.bus_batch", daemon=True
                 )
                 self._thread.start()
         self._wakeup.set()
-        if not request.done.wait(ANSWER_TIMEOUT_SECONDS):
-            raise PoolError(f"No bus dispatch within {ANSWER_TIMEOUT_SECONDS} s")
+        answered.wait()
         if request.error is not None:
             raise request.error
         return request.notifications, request.text
@@ -116,21 +128,21 @@ class BatchDispatcher:
             with self._lock:
                 self._wakeup.clear()
                 batch, self._pending = self._pending, []
+                answered, self._answered = self._answered, threading.Event()
             by_db = defaultdict(list)
             for request in batch:
                 by_db[request.session.db].append(request)
-            for dbname, requests in by_db.items():
-                try:
-                    self._answer(dbname, requests)
-                except Exception as exc:  # given to every socket that waits
-                    if not isinstance(exc, PoolError):
-                        _logger.exception("Bus dispatch of %d sockets failed", len(requests))
-                    for request in requests:
-                        if not request.done.is_set():
-                            request.error = exc
-                finally:
-                    for request in requests:
-                        request.done.set()
+            try:
+                for dbname, requests in by_db.items():
+                    try:
+                        self._answer(dbname, requests)
+                    except Exception as exc:  # given to every socket that waits
+                        if not isinstance(exc, PoolError):
+                            _logger.exception("Bus dispatch of %d sockets failed", len(requests))
+                        for request in requests:
+                            request.error = request.error or exc
+            finally:
+                answered.set()
 
     def _gather(self):
         """Let the other sockets of the same wake-up join, until none comes for a step."""
@@ -231,13 +243,34 @@ def batches_database(dbname):
     return registry.ready and "ha.instance" in registry
 
 
+def current_session(websocket):
+    """The socket's session as stored now, as ``root.session_store.get`` gives it; with
+    Odoo's file store, its file is read again only when it was replaced (a save writes a new
+    file) or removed."""
+    store = root.session_store
+    sid = websocket._session.sid
+    if type(store).get is not FilesystemSessionStore.get:
+        return store.get(sid)
+    try:
+        stat = os.stat(store.get_session_filename(sid))
+    except (OSError, ValueError):
+        return store.get(sid)
+    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = getattr(websocket, "_ha_session", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    session = store.get(sid)
+    websocket._ha_session = (key, session)
+    return session
+
+
 _odoo_dispatch = bus_websocket.Websocket._dispatch_bus_notifications
 
 
 def _dispatch_bus_notifications(self):
     if not batches_database(self._db):
         return _odoo_dispatch(self)
-    session = root.session_store.get(self._session.sid)
+    session = current_session(self)
     if not session:
         raise SessionExpiredException()
     # Mark the notification request as taken before the read: a notification committed
@@ -247,9 +280,12 @@ def _dispatch_bus_notifications(self):
     if not notifications:
         return
     # Odoo's bookkeeping, unchanged: see Websocket.MAX_NOTIFICATION_HISTORY_SEC.
+    # The set of sent ids follows the history (see sent_ids).
+    sent = sent_ids(self)
     now = time.time()
     for notif in notifications:
         bisect.insort(self._notif_history, (notif["id"], now), key=lambda x: x[0])
+        sent.add(notif["id"])
     last_index = -1
     for i, notif in enumerate(self._notif_history):
         if now - notif[1] > self.MAX_NOTIFICATION_HISTORY_SEC:
@@ -258,6 +294,8 @@ def _dispatch_bus_notifications(self):
             break
     if last_index != -1:
         self._last_notif_sent_id = self._notif_history[last_index][0]
+        for notif_id, _sent in self._notif_history[: last_index + 1]:
+            sent.discard(notif_id)
         self._notif_history = self._notif_history[last_index + 1 :]
     self._send(text)
 

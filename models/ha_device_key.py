@@ -140,9 +140,14 @@ class ResUsersApikeys(models.Model):
         with _served_keys_lock:
             served = _served_keys.setdefault(dbname, set())
             served.update(key_ids)
-            keys = list(served)
         check = _key_checks.get(dbname)
-        if check is None or check.bus_id < bus_id or not set(key_ids) <= set(check.expiries):
+        if (
+            check is None
+            or check.bus_id < bus_id
+            or not all(key_id in check.expiries for key_id in key_ids)
+        ):
+            with _served_keys_lock:
+                keys = list(served)
             # One snapshot for both: the keys as they were when that notification was there.
             self.env.cr.execute(
                 f"""
