@@ -33,7 +33,10 @@ import psycopg2
 from psycopg2.extras import execute_values
 
 from ..hass import errors
-from ..models.res_config_settings import (
+from . import machine_usage
+from .history_rollups import PERIOD_SECONDS, floor_time
+from .history_rows import history_row, insert_history_rows
+from .settings import (
     HISTORY_BACKFILL_DAYS_DEFAULT,
     HISTORY_BACKFILL_DAYS_PARAM,
     HISTORY_RETENTION_DAYS_DEFAULT,
@@ -41,9 +44,6 @@ from ..models.res_config_settings import (
     HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT,
     HISTORY_STATISTICS_IMPORT_DAYS_PARAM,
 )
-from . import machine_usage
-from .history_rollups import PERIOD_SECONDS, floor_time
-from .history_rows import history_row, insert_history_rows
 
 _logger = logging.getLogger(__name__)
 

@@ -40,10 +40,10 @@ from datetime import UTC, datetime
 from psycopg2.extras import Json, execute_values
 
 from ..hass.backoff import Backoff
-from ..models.ha_entity import split_domains
 from ..models.ha_realtime_update import BUS_MAX_CHANGES
 from . import machine_usage
 from .history_rows import history_row, insert_history_rows
+from .settings import split_domains
 from .storable import storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)

@@ -6,18 +6,10 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..connector import history_rollups
+from ..connector.settings import split_domains
 
-# Domains whose states are measurements worth charting: their entities record history unless
-# Settings (default for new instances) or the instance's own list say otherwise.
-HISTORY_BY_DEFAULT_DOMAINS = ("sensor", "binary_sensor")
 # What an entity domain looks like in Home Assistant ("sensor", "input_number").
 DOMAIN_PATTERN = re.compile(r"^[a-z0-9_]+$")
-
-
-def split_domains(text):
-    """("sensor", "binary_sensor") from "sensor, binary_sensor" (commas and/or spaces)."""
-    parts = re.split(r"[\s,]+", (text or "").strip().lower())
-    return tuple(dict.fromkeys(part for part in parts if part))
 
 
 def check_domain_list(env, text):

@@ -12,7 +12,7 @@ from ..connector.history_rollups import (
     floor_time,
     without_jit,
 )
-from .res_config_settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
+from ..connector.settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
 
 _logger = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from .. import connector
 from ..connector import channels, nodes, request_queue
+from ..connector.settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM, split_domains
 from ..hass import errors
 from ..hass.probe import check_connection
 from ..hass.rest import HARestClient
 from ..hass.urls import base_url
-from .ha_entity import check_domain_list, split_domains
+from .ha_entity import check_domain_list
 from .ha_realtime_update import ACCESS_CHANGED
-from .res_config_settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM
 
 MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
 # Fields for Home Assistant users only: people a share grants see an instance's name and
