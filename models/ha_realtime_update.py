@@ -29,6 +29,8 @@ import hashlib
 from odoo import api, models
 from odoo.tools import SQL
 
+from ..connector.orm import BUS_MAX_CHANGES
+
 # Notification types the web client listens to.
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
 ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
@@ -36,8 +38,6 @@ INSTANCE_STATUS = "odoo_ha_addon/instance_status"
 ACCESS_CHANGED = "odoo_ha_addon/access_changed"
 REGISTRY_CHANGED = "odoo_ha_addon/registry_changed"
 MACHINE_STATES = "odoo_ha_addon/machine_states"
-# More entity changes than this in one message: browsers are told to read the instance again.
-BUS_MAX_CHANGES = 200
 # Fields of ha.instance the web client shows live; never the token.
 INSTANCE_STATUS_FIELDS = (
     "status",
