@@ -14,8 +14,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 from ..hass import errors
-from ..models.ha_instance import MANAGER_GROUP, USER_GROUP
 from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS_FIELDS
+from ..models.res_groups import MANAGER_GROUP, USER_GROUP
 from ..policy.services import GENERIC_DOMAIN, ServiceRefused, check_user_call
 from . import instance_resolver
 from .params import REQUEST_ID_RE, SLUG_RE, ApiError, Params

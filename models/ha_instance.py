@@ -16,11 +16,8 @@ from ..hass.rest import HARestClient
 from ..hass.urls import base_url
 from .ha_entity import check_domain_list
 from .ha_realtime_update import ACCESS_CHANGED
+from .res_groups import MANAGER_GROUP, USER_GROUP
 
-MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
-# Fields for Home Assistant users only: people a share grants see an instance's name and
-# status, not where it runs or what went wrong there.
-USER_GROUP = "odoo_ha_addon.group_ha_user"
 URL_SCHEMES = ("http", "https")
 # The form's "Test connection" waits at most this long for Home Assistant to answer.
 TEST_CONNECTION_TIMEOUT_S = 10.0
@@ -68,6 +65,8 @@ class HaInstance(models.Model):
     _order = "sequence, id"
 
     name = fields.Char(required=True)
+    # For Home Assistant users only: people a share grants see an instance's name and status,
+    # not where it runs or what went wrong there.
     url = fields.Char(
         string="URL",
         required=True,

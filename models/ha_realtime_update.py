@@ -30,6 +30,7 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from ..connector.orm import BUS_MAX_CHANGES
+from .res_groups import MANAGER_GROUP, USER_GROUP
 
 # Notification types the web client listens to.
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
@@ -49,8 +50,6 @@ INSTANCE_STATUS_FIELDS = (
 )
 # Status fields for Home Assistant users only (ha.instance field groups): not sent to shares.
 USER_ONLY_STATUS_FIELDS = ("ha_version", "entity_count", "last_error")
-MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
-USER_GROUP = "odoo_ha_addon.group_ha_user"
 SCOPE_PREFIXES = {
     "ha.instance": "ha_all",
     "ha.entity.group": "ha_group",

@@ -15,9 +15,7 @@ from ..connector.settings import (
     HISTORY_STATISTICS_IMPORT_DAYS_PARAM,
 )
 from .ha_entity import check_domain_list
-
-# Spelled out rather than imported: ha_instance imports this module.
-MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
+from .res_groups import MANAGER_GROUP
 
 
 class ResConfigSettings(models.TransientModel):
