@@ -359,6 +359,15 @@ class HaInstance(models.Model):
         if others:
             self.sequence = min(others.mapped("sequence")) - 1
 
+    def _check_command_access(self):
+        """What ``ws_call`` and ``_camera_image`` ask first: one instance, the caller a manager
+        or system code (``sudo()``), the instance not archived (``NotConnected``)."""
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can send commands directly."))
+        if not self.active:
+            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+
     def ws_call(self, message_type, payload=None, timeout=WS_CALL_TIMEOUT_S):
         """Send one websocket command to this instance's Home Assistant and return its result.
 
@@ -373,11 +382,7 @@ class HaInstance(models.Model):
         Reserved to managers and to system code (``sudo()``): controllers check what a user may
         do with an entity before they call this with sudo.
         """
-        self.ensure_one()
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            raise AccessError(_("Only Home Assistant managers can send commands directly."))
-        if not self.active:
-            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+        self._check_command_access()
         payload = dict(payload or {})
         hosted = connector.hosted_connector(self.env.cr.dbname, self.id)
         if hosted is not None:
@@ -407,11 +412,7 @@ class HaInstance(models.Model):
         no such camera). Reserved to managers and system code, like ``ws_call``: the
         controller checks that the user may read the camera first.
         """
-        self.ensure_one()
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            raise AccessError(_("Only Home Assistant managers can send commands directly."))
-        if not self.active:
-            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+        self._check_command_access()
         with HARestClient(self.url, self.token, timeout_s=CAMERA_IMAGE_TIMEOUT_S) as client:
             return client.get_binary(
                 f"/api/camera_proxy/{entity_id}",
