@@ -33,7 +33,11 @@ import psycopg2
 from psycopg2.extras import execute_values
 
 from ..hass import errors
-from ..models.res_config_settings import (
+from . import machine_usage
+from .history_rollups import PERIOD_SECONDS, floor_time
+from .history_rows import history_row, insert_history_rows
+from .orm import InstanceOrm
+from .settings import (
     HISTORY_BACKFILL_DAYS_DEFAULT,
     HISTORY_BACKFILL_DAYS_PARAM,
     HISTORY_RETENTION_DAYS_DEFAULT,
@@ -41,9 +45,6 @@ from ..models.res_config_settings import (
     HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT,
     HISTORY_STATISTICS_IMPORT_DAYS_PARAM,
 )
-from . import machine_usage
-from .history_rollups import PERIOD_SECONDS, floor_time
-from .history_rows import history_row, insert_history_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -518,10 +519,7 @@ class HistoryBackfill:
     def _store(self, cr, rows, finished_ids):
         inserted, machines_changed, deadline = store_rows(cr, rows, finished_ids)
         if machines_changed:
-            env = self.db.environment(cr)
-            env["ha.realtime.update"]._notify_machine_states(
-                env["ha.instance"].browse(self.instance_id), machines_changed
-            )
+            InstanceOrm(self.db, cr, self.instance_id).notify_machine_states(machines_changed)
         return inserted, deadline
 
     async def _in_transaction(self, function, *args):

@@ -5,13 +5,29 @@ exactly once, so the live stream, a backfill from HA's recorder and a retried fl
 offer the same state: the first one written wins and the others are skipped, never doubled.
 """
 
+import math
+
 from psycopg2.extras import execute_values
 
-from ..models.ha_entity_history import state_to_number
 from .history_rollups import MARK_INSERTED_SQL
 from .storable import storable_text, text_or_none
 
 INSERT_PAGE_ROWS = 1000
+# Two-valued states charted as 1/0, so binary sensors, switches and lights have a curve too.
+BINARY_STATE_VALUES = {"on": 1.0, "off": 0.0}
+
+
+def state_to_number(state):
+    """The number a state is charted as, or None ('unavailable', 'heat', 'nan')."""
+    if not isinstance(state, str) or not state:
+        return None
+    value = BINARY_STATE_VALUES.get(state)
+    if value is None:
+        try:
+            value = float(state)
+        except (TypeError, ValueError):
+            return None
+    return value if math.isfinite(value) else None
 
 
 def history_row(entity_record_id, instance_id, state, unit, last_changed, last_updated):

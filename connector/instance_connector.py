@@ -24,6 +24,7 @@ from ..hass import errors
 from ..hass.client import HAClient
 from . import registry_sync, request_queue
 from .history_backfill import HistoryBackfill
+from .orm import InstanceOrm
 from .shared import ConnectorShared, LaneExecutor, LanePool
 from .state_writer import EntityStateWriter
 
@@ -269,9 +270,7 @@ class InstanceConnector(threading.Thread):
             links, changes = registry_sync.sync_registries(
                 cr, self.instance_id, results["areas"], results["devices"], results["entities"]
             )
-            env = self.db.environment(cr)
-            instance = env["ha.instance"].browse(self.instance_id)
-            env["ha.realtime.update"]._notify_registry_changes(instance, changes)
+            InstanceOrm(self.db, cr, self.instance_id).notify_registry_changes(changes)
             return links
 
         return self.db.run_transaction(write)
@@ -280,10 +279,9 @@ class InstanceConnector(threading.Thread):
         ha_version = self.client.ha_version if self.client is not None else None
 
         def write(cr):
-            env = self.db.environment(cr)
-            instance = env["ha.instance"].browse(self.instance_id).exists()
-            if instance:
-                instance._set_connection_status(status, error=error, ha_version=ha_version)
+            InstanceOrm(self.db, cr, self.instance_id).set_connection_status(
+                status, error=error, ha_version=ha_version
+            )
 
         try:
             self.db.run_transaction(write)

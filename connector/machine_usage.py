@@ -30,9 +30,11 @@ from datetime import UTC, datetime
 
 from psycopg2.extras import execute_values
 
-from ..models.ha_machine import POWER_UNIT_WATTS, billing_units
+from ..usage.billing import billing_units
 from ..usage.machine import IDLE, IN_SESSION, STARTING, MachineState, Thresholds
 
+# Units a power sensor may report in, as watts.
+POWER_UNIT_WATTS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 # Row layout of history_rows.history_row.
 ROW_ENTITY, ROW_STATE, ROW_NUMBER, ROW_IS_NUMERIC, ROW_UNIT, ROW_UPDATED = 0, 2, 3, 4, 5, 7
 

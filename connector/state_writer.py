@@ -40,10 +40,10 @@ from datetime import UTC, datetime
 from psycopg2.extras import Json, execute_values
 
 from ..hass.backoff import Backoff
-from ..models.ha_entity import split_domains
-from ..models.ha_realtime_update import BUS_MAX_CHANGES
 from . import machine_usage
 from .history_rows import history_row, insert_history_rows
+from .orm import BUS_MAX_CHANGES, InstanceOrm
+from .settings import split_domains
 from .storable import storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)
@@ -210,9 +210,7 @@ class EntityStateWriter:
     def _advance_machines(self, cr, now):
         changed, deadline = machine_usage.advance_due(cr, self.instance_id, now)
         if changed:
-            env = self.db.environment(cr)
-            instance = env["ha.instance"].browse(self.instance_id)
-            env["ha.realtime.update"]._notify_machine_states(instance, changed)
+            InstanceOrm(self.db, cr, self.instance_id).notify_machine_states(changed)
         return deadline
 
     async def flush(self):
@@ -260,10 +258,9 @@ class EntityStateWriter:
         gone = self._archive_entities(cr, removed, snapshot_ids)
         self._append_history(cr, points, written)
         machines_changed = self._process_machine_readings(cr, points, written)
-        env = self.db.environment(cr)
-        instance = env["ha.instance"].browse(self.instance_id)
+        orm = InstanceOrm(self.db, cr, self.instance_id)
         if machines_changed:
-            env["ha.realtime.update"]._notify_machine_states(instance, machines_changed)
+            orm.notify_machine_states(machines_changed)
         cr.execute(
             "UPDATE ha_instance SET last_event_at = now() at time zone 'UTC',"
             " entity_count = (SELECT count(*) FROM ha_entity"
@@ -272,7 +269,7 @@ class EntityStateWriter:
             (self.instance_id, self.instance_id),
         )
         if len(present) + len(gone) > BUS_MAX_CHANGES:
-            env["ha.realtime.update"]._notify_entities_reload(instance)
+            orm.notify_entities_reload()
         else:
             changes = {
                 eid: {
@@ -285,7 +282,7 @@ class EntityStateWriter:
                 for eid, state in present.items()
             }
             changes.update(dict.fromkeys(gone))
-            env["ha.realtime.update"]._notify_entity_changes(instance, changes)
+            orm.notify_entity_changes(changes)
         return new_recording
 
     def _upsert_entities(self, cr, present, links):

@@ -14,8 +14,9 @@ from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 from ..hass import errors
-from ..models.ha_instance import MANAGER_GROUP, USER_GROUP
 from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS_FIELDS
+from ..models.ha_service_request import RepeatedError
+from ..models.res_groups import MANAGER_GROUP, USER_GROUP
 from ..policy.services import GENERIC_DOMAIN, ServiceRefused, check_user_call
 from . import instance_resolver
 from .params import REQUEST_ID_RE, SLUG_RE, ApiError, Params
@@ -49,13 +50,18 @@ FAILURE_TYPES = (
 
 def _failure(error):
     """(message, error type) of an expected failure; None for an unexpected one."""
-    if isinstance(error, ApiError):
+    if isinstance(error, (ApiError, RepeatedError)):
         return str(error), error.error_type
     for kind, error_type in FAILURE_TYPES:
         if isinstance(error, kind):
             message = error.message if isinstance(error, errors.CommandFailed) else str(error)
             return message, error_type
     return None
+
+
+def _failure_or_unexpected(error):
+    """(message, error type) of any failure, unexpected ones included."""
+    return _failure(error) or (_("An unexpected error occurred; it was logged."), "internal_error")
 
 
 def _envelope(data=None, error=None, error_type=None):
@@ -382,44 +388,21 @@ class HaApiController(http.Controller):
                 instance, domain, service, entity_ids, service_data
             )
         answer = {"domain": domain, "service": service, "entity_ids": entity_ids}
-        if request_id:
-            return self._call_once(instance, payload, request_id, answer)
-        # sudo: ws_call is reserved to managers and system code; a plain user's call was
-        # checked above (entities they control, what their controls do).
-        result = instance.sudo().ws_call("call_service", payload, timeout=SERVICE_CALL_TIMEOUT_S)
-        return {**answer, "result": result, "repeated": False}
 
-    def _call_once(self, instance, payload, request_id, answer):
-        """Make the checked call ``payload`` unless a call with ``request_id`` was made
-        already: then answer what that one answered (models/ha_service_request.py)."""
-        requests = request.env["ha.service.request"]
-        uid = request.env.uid
-        if not requests._claim(uid, request_id):
-            first = requests._first_answer(uid, request_id, SERVICE_CALL_TIMEOUT_S + 5)
-            if first is None:
-                raise ApiError(
-                    _("The first request %(id)s has not finished yet.", id=request_id), "timeout"
-                )
-            data, error, error_type = first
-            if error:
-                raise ApiError(error, error_type)
-            return {**data, "repeated": True}
-        try:
-            # sudo: as in call_service, the call was checked for this user.
+        def call():
+            # sudo: ws_call is reserved to managers and system code; a plain user's call was
+            # checked above (entities they control, what their controls do).
             result = instance.sudo().ws_call(
                 "call_service", payload, timeout=SERVICE_CALL_TIMEOUT_S
             )
-        except Exception as error:
-            # Repeats answer the same failure: a timeout may have reached Home Assistant.
-            message, error_type = _failure(error) or (
-                _("An unexpected error occurred; it was logged."),
-                "internal_error",
+            return {**answer, "result": result, "repeated": False}
+
+        if request_id:
+            # A repeat of request_id answers what the first one answered.
+            return request.env["ha.service.request"]._call_once(
+                request_id, call, _failure_or_unexpected, SERVICE_CALL_TIMEOUT_S + 5
             )
-            requests._answer(uid, request_id, error=message, error_type=error_type)
-            raise
-        data = {**answer, "result": result, "repeated": False}
-        requests._answer(uid, request_id, data=data)
-        return data
+        return call()
 
     def _checked_user_service_call(self, instance, domain, service, entity_ids, service_data):
         """The call a user who is not a manager may make, or ``ApiError``: only on entities

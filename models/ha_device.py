@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .res_groups import MANAGER_GROUP
+
 
 class HaDevice(models.Model):
     """A device of Home Assistant's device registry (hardware or service exposing entities).
@@ -43,7 +45,7 @@ class HaDevice(models.Model):
         "device_id",
         string="Shares",
         readonly=True,
-        groups="odoo_ha_addon.group_ha_manager",
+        groups=MANAGER_GROUP,
     )
     entity_count = fields.Integer(compute="_compute_entity_count")
 

@@ -6,18 +6,11 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..connector import history_rollups
+from ..connector.settings import split_domains
+from .res_groups import MANAGER_GROUP, USER_GROUP
 
-# Domains whose states are measurements worth charting: their entities record history unless
-# Settings (default for new instances) or the instance's own list say otherwise.
-HISTORY_BY_DEFAULT_DOMAINS = ("sensor", "binary_sensor")
 # What an entity domain looks like in Home Assistant ("sensor", "input_number").
 DOMAIN_PATTERN = re.compile(r"^[a-z0-9_]+$")
-
-
-def split_domains(text):
-    """("sensor", "binary_sensor") from "sensor, binary_sensor" (commas and/or spaces)."""
-    parts = re.split(r"[\s,]+", (text or "").strip().lower())
-    return tuple(dict.fromkeys(part for part in parts if part))
 
 
 def check_domain_list(env, text):
@@ -118,7 +111,7 @@ class HaEntity(models.Model):
         "entity_id",
         string="Shares",
         readonly=True,
-        groups="odoo_ha_addon.group_ha_manager",
+        groups=MANAGER_GROUP,
     )
     # Who a current share gives this entity to now, the entity's own, its device's or its
     # groups' (ha.entity.share._coverage_sql). The record rules of shares search it: its
@@ -128,11 +121,11 @@ class HaEntity(models.Model):
         string="Currently Shared With",
         compute="_compute_shared_with_ids",
         search="_search_shared_with_ids",
-        groups="odoo_ha_addon.group_ha_manager",
+        groups=MANAGER_GROUP,
     )
     # Notes are the team's (Home Assistant users and managers), not shown to people a share
     # grants the entity.
-    note = fields.Text(groups="odoo_ha_addon.group_ha_user")
+    note = fields.Text(groups=USER_GROUP)
     active = fields.Boolean(default=True)
     attributes_text = fields.Text(
         string="Attributes (JSON)",
@@ -325,12 +318,12 @@ class HaEntity(models.Model):
         """The entities of ``self`` that ``user`` may operate: all for managers, otherwise
         those in a "View and control" group the user belongs to or (unless ``shares`` is
         False) in a current "View and control" share with the user."""
-        if user._is_internal() and user.has_group("odoo_ha_addon.group_ha_manager"):
+        if user._is_internal() and user.has_group(MANAGER_GROUP):
             return self
         shared = self.browse()
         if shares:
             shared = self._shared_for_control(user)
-        if not (user._is_internal() and user.has_group("odoo_ha_addon.group_ha_user")):
+        if not (user._is_internal() and user.has_group(USER_GROUP)):
             return self & shared
         # sudo: group membership of other users is not readable by plain users.
         return self.filtered(
@@ -347,9 +340,9 @@ class HaEntity(models.Model):
         """The entities of ``self`` whose history ``user`` may read: what the record rules of
         ha.entity.history allow (all for managers, the entities of the user's groups for Home
         Assistant users; shares grant no history)."""
-        if not user._is_internal() or not user.has_group("odoo_ha_addon.group_ha_user"):
+        if not user._is_internal() or not user.has_group(USER_GROUP):
             return self.browse()
-        if user.has_group("odoo_ha_addon.group_ha_manager"):
+        if user.has_group(MANAGER_GROUP):
             return self
         # sudo: group membership of other users is not readable by plain users.
         return self.filtered(lambda entity: user in entity.sudo().group_ids.user_ids)

@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .ha_realtime_update import ACCESS_CHANGED
+from .res_groups import MANAGER_GROUP
 
 
 class HaEntityGroup(models.Model):
@@ -49,7 +50,7 @@ class HaEntityGroup(models.Model):
         "group_id",
         string="Shares",
         readonly=True,
-        groups="odoo_ha_addon.group_ha_manager",
+        groups=MANAGER_GROUP,
     )
     description = fields.Text()
     entity_count = fields.Integer(compute="_compute_entity_count")

@@ -12,7 +12,8 @@ from ..connector.history_rollups import (
     floor_time,
     without_jit,
 )
-from .res_config_settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
+from ..connector.history_rows import BINARY_STATE_VALUES, state_to_number
+from ..connector.settings import HISTORY_RETENTION_DAYS_DEFAULT, HISTORY_RETENTION_DAYS_PARAM
 
 _logger = logging.getLogger(__name__)
 
@@ -29,22 +30,6 @@ PURGE_COUNT_LIMIT = 1_000_000
 RAW_ROWS_MAX = 10_000
 
 _EPOCH = datetime(1970, 1, 1)
-
-# Two-valued states charted as 1/0, so binary sensors, switches and lights have a curve too.
-BINARY_STATE_VALUES = {"on": 1.0, "off": 0.0}
-
-
-def state_to_number(state):
-    """The number a state is charted as, or None ('unavailable', 'heat', 'nan')."""
-    if not isinstance(state, str) or not state:
-        return None
-    value = BINARY_STATE_VALUES.get(state)
-    if value is None:
-        try:
-            value = float(state)
-        except (TypeError, ValueError):
-            return None
-    return value if math.isfinite(value) else None
 
 
 class HaEntityHistory(models.Model):

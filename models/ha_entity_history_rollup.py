@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 
 from ..connector import history_rollups
-from .res_config_settings import (
+from ..connector.settings import (
     HISTORY_ROLLUP_5MIN_DAYS_DEFAULT,
     HISTORY_ROLLUP_5MIN_DAYS_PARAM,
     HISTORY_ROLLUP_HOUR_DAYS_DEFAULT,

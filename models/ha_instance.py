@@ -9,18 +9,15 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from .. import connector
 from ..connector import channels, nodes, request_queue
+from ..connector.settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM, split_domains
 from ..hass import errors
 from ..hass.probe import check_connection
 from ..hass.rest import HARestClient
 from ..hass.urls import base_url
-from .ha_entity import check_domain_list, split_domains
+from .ha_entity import check_domain_list
 from .ha_realtime_update import ACCESS_CHANGED
-from .res_config_settings import HISTORY_DOMAINS_DEFAULT, HISTORY_DOMAINS_PARAM
+from .res_groups import MANAGER_GROUP, USER_GROUP
 
-MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
-# Fields for Home Assistant users only: people a share grants see an instance's name and
-# status, not where it runs or what went wrong there.
-USER_GROUP = "odoo_ha_addon.group_ha_user"
 URL_SCHEMES = ("http", "https")
 # The form's "Test connection" waits at most this long for Home Assistant to answer.
 TEST_CONNECTION_TIMEOUT_S = 10.0
@@ -68,6 +65,8 @@ class HaInstance(models.Model):
     _order = "sequence, id"
 
     name = fields.Char(required=True)
+    # For Home Assistant users only: people a share grants see an instance's name and status,
+    # not where it runs or what went wrong there.
     url = fields.Char(
         string="URL",
         required=True,
@@ -360,6 +359,15 @@ class HaInstance(models.Model):
         if others:
             self.sequence = min(others.mapped("sequence")) - 1
 
+    def _check_command_access(self):
+        """What ``ws_call`` and ``_camera_image`` ask first: one instance, the caller a manager
+        or system code (``sudo()``), the instance not archived (``NotConnected``)."""
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Home Assistant managers can send commands directly."))
+        if not self.active:
+            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+
     def ws_call(self, message_type, payload=None, timeout=WS_CALL_TIMEOUT_S):
         """Send one websocket command to this instance's Home Assistant and return its result.
 
@@ -374,11 +382,7 @@ class HaInstance(models.Model):
         Reserved to managers and to system code (``sudo()``): controllers check what a user may
         do with an entity before they call this with sudo.
         """
-        self.ensure_one()
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            raise AccessError(_("Only Home Assistant managers can send commands directly."))
-        if not self.active:
-            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+        self._check_command_access()
         payload = dict(payload or {})
         hosted = connector.hosted_connector(self.env.cr.dbname, self.id)
         if hosted is not None:
@@ -408,11 +412,7 @@ class HaInstance(models.Model):
         no such camera). Reserved to managers and system code, like ``ws_call``: the
         controller checks that the user may read the camera first.
         """
-        self.ensure_one()
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            raise AccessError(_("Only Home Assistant managers can send commands directly."))
-        if not self.active:
-            raise errors.NotConnected(_("The instance %(name)s is archived.", name=self.name))
+        self._check_command_access()
         with HARestClient(self.url, self.token, timeout_s=CAMERA_IMAGE_TIMEOUT_S) as client:
             return client.get_binary(
                 f"/api/camera_proxy/{entity_id}",

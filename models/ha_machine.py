@@ -1,5 +1,3 @@
-import math
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -13,20 +11,6 @@ PHASE_LABELS = {
     "stopping": "Stopping",
 }
 PHASE_SELECTION = [(phase, PHASE_LABELS[phase]) for phase in PHASES]
-# Units a power sensor may report in, as watts.
-POWER_UNIT_WATTS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
-
-
-def billing_units(seconds, unit_minutes, rounding):
-    """How many billing units of ``unit_minutes`` a duration is worth."""
-    if not unit_minutes or seconds <= 0:
-        return 0
-    units = seconds / (unit_minutes * 60.0)
-    if rounding == "down":
-        return math.floor(units + 1e-9)
-    if rounding == "nearest":
-        return math.floor(units + 0.5)
-    return math.ceil(units - 1e-9)
 
 
 class HaMachine(models.Model):

@@ -29,6 +29,9 @@ import hashlib
 from odoo import api, models
 from odoo.tools import SQL
 
+from ..connector.orm import BUS_MAX_CHANGES
+from .res_groups import MANAGER_GROUP, USER_GROUP
+
 # Notification types the web client listens to.
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
 ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
@@ -36,8 +39,6 @@ INSTANCE_STATUS = "odoo_ha_addon/instance_status"
 ACCESS_CHANGED = "odoo_ha_addon/access_changed"
 REGISTRY_CHANGED = "odoo_ha_addon/registry_changed"
 MACHINE_STATES = "odoo_ha_addon/machine_states"
-# More entity changes than this in one message: browsers are told to read the instance again.
-BUS_MAX_CHANGES = 200
 # Fields of ha.instance the web client shows live; never the token.
 INSTANCE_STATUS_FIELDS = (
     "status",
@@ -49,8 +50,6 @@ INSTANCE_STATUS_FIELDS = (
 )
 # Status fields for Home Assistant users only (ha.instance field groups): not sent to shares.
 USER_ONLY_STATUS_FIELDS = ("ha_version", "entity_count", "last_error")
-MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
-USER_GROUP = "odoo_ha_addon.group_ha_user"
 SCOPE_PREFIXES = {
     "ha.instance": "ha_all",
     "ha.entity.group": "ha_group",

@@ -13,7 +13,7 @@ from datetime import timedelta
 from psycopg2.errors import SerializationFailure
 from psycopg2.extras import Json
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 # Answers are kept this long: far longer than any client retries the same command.
 KEEP = timedelta(days=1)
@@ -21,6 +21,15 @@ KEEP = timedelta(days=1)
 # times out after 10 s).
 ABANDONED_AFTER = timedelta(seconds=60)
 WAIT_POLL_S = 0.05
+
+
+class RepeatedError(Exception):
+    """What a repeat answers when the first request failed, or has not finished in time:
+    its message and error type (``{success: false, error, error_type}``)."""
+
+    def __init__(self, message, error_type):
+        super().__init__(message)
+        self.error_type = error_type
 
 
 class HaServiceRequest(models.Model):
@@ -40,6 +49,38 @@ class HaServiceRequest(models.Model):
     _sql_constraints = [
         ("request_unique", "UNIQUE(user_id, request_id)", "A request id is used once per user.")
     ]
+
+    @api.model
+    def _call_once(self, request_id, call, describe_failure, wait_s):
+        """``call()`` once per (current user, ``request_id``).
+
+        The first request with the id runs ``call()`` and records what it returns (JSON-able
+        data, returned as is) or, when it raises, ``describe_failure(error)`` (a message and
+        an error type) before raising the error again. A repeat runs nothing: it returns the
+        first one's data with ``repeated`` true, or raises ``RepeatedError`` with its message
+        and error type; it waits up to ``wait_s`` for the first one to finish (else
+        ``RepeatedError`` "timeout").
+        """
+        uid = self.env.uid
+        if not self._claim(uid, request_id):
+            first = self._first_answer(uid, request_id, wait_s)
+            if first is None:
+                raise RepeatedError(
+                    _("The first request %(id)s has not finished yet.", id=request_id), "timeout"
+                )
+            data, error, error_type = first
+            if error:
+                raise RepeatedError(error, error_type)
+            return {**data, "repeated": True}
+        try:
+            data = call()
+        except Exception as error:
+            # Repeats answer the same failure: a timeout may have reached Home Assistant.
+            message, error_type = describe_failure(error)
+            self._answer(uid, request_id, error=message, error_type=error_type)
+            raise
+        self._answer(uid, request_id, data=data)
+        return data
 
     @api.model
     def _claim(self, user_id, request_id):

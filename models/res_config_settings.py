@@ -1,24 +1,21 @@
 from odoo import api, fields, models
 
-from .ha_entity import HISTORY_BY_DEFAULT_DOMAINS, check_domain_list
-
-HISTORY_RETENTION_DAYS_PARAM = "odoo_ha_addon.history_retention_days"
-# A month of states: a sensor reporting every few seconds writes tens of thousands of rows a
-# day, so a year of it at this retention stays a table PostgreSQL handles comfortably.
-HISTORY_RETENTION_DAYS_DEFAULT = 30
-HISTORY_BACKFILL_DAYS_PARAM = "odoo_ha_addon.history_backfill_days"
-HISTORY_BACKFILL_DAYS_DEFAULT = 1
-HISTORY_ROLLUP_5MIN_DAYS_PARAM = "odoo_ha_addon.history_rollup_5min_days"
-HISTORY_ROLLUP_5MIN_DAYS_DEFAULT = 365
-HISTORY_ROLLUP_HOUR_DAYS_PARAM = "odoo_ha_addon.history_rollup_hour_days"
-# Hourly statistics are a row an hour per entity (8,760 a year): kept for good by default.
-HISTORY_ROLLUP_HOUR_DAYS_DEFAULT = 0
-HISTORY_STATISTICS_IMPORT_DAYS_PARAM = "odoo_ha_addon.history_statistics_import_days"
-HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT = 365
-HISTORY_DOMAINS_PARAM = "odoo_ha_addon.history_default_domains"
-HISTORY_DOMAINS_DEFAULT = ", ".join(HISTORY_BY_DEFAULT_DOMAINS)
-# Spelled out rather than imported: ha_instance imports this module.
-MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
+from ..connector.settings import (
+    HISTORY_BACKFILL_DAYS_DEFAULT,
+    HISTORY_BACKFILL_DAYS_PARAM,
+    HISTORY_DOMAINS_DEFAULT,
+    HISTORY_DOMAINS_PARAM,
+    HISTORY_RETENTION_DAYS_DEFAULT,
+    HISTORY_RETENTION_DAYS_PARAM,
+    HISTORY_ROLLUP_5MIN_DAYS_DEFAULT,
+    HISTORY_ROLLUP_5MIN_DAYS_PARAM,
+    HISTORY_ROLLUP_HOUR_DAYS_DEFAULT,
+    HISTORY_ROLLUP_HOUR_DAYS_PARAM,
+    HISTORY_STATISTICS_IMPORT_DAYS_DEFAULT,
+    HISTORY_STATISTICS_IMPORT_DAYS_PARAM,
+)
+from .ha_entity import check_domain_list
+from .res_groups import MANAGER_GROUP
 
 
 class ResConfigSettings(models.TransientModel):

@@ -1,5 +1,11 @@
 from odoo import models
 
+# The addon's two groups (security/ha_security.xml). Managers configure instances and see
+# everything; users see and control what their entity groups grant. People a share grants
+# entities to are in neither.
+MANAGER_GROUP = "odoo_ha_addon.group_ha_manager"
+USER_GROUP = "odoo_ha_addon.group_ha_user"
+
 
 class ResGroups(models.Model):
     _inherit = "res.groups"

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
+from .res_groups import MANAGER_GROUP
+
 # res.users fields that can change what a user may read of Home Assistant data.
 ACCESS_FIELDS = ("groups_id", "active", "share")
 ACCESS_FIELD_PREFIXES = ("in_group_", "sel_groups_")
@@ -18,7 +20,7 @@ class ResUsers(models.Model):
         "ha.instance",
         string="Current Home Assistant Instance",
         ondelete="set null",
-        groups="odoo_ha_addon.group_ha_manager",
+        groups=MANAGER_GROUP,
         help="The instance the Home Assistant dashboard opens on for this user.",
     )
 

@@ -44,7 +44,6 @@ MAX_OPTION_LENGTH = 255
 MAX_TEXT_LENGTH = 255
 # Alarm panel codes are PINs or short pass phrases.
 MAX_CODE_LENGTH = 64
-SLUG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 # ISO forms the web client sends, strictly: Python's fromisoformat alone accepts more
 # (week dates, compact forms) than the controls ever produce.
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

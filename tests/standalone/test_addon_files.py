@@ -35,7 +35,10 @@ DATA_DIRS = ("views", "security", "data", "report", "wizard", "demo")
 # Python that is not part of the Odoo module itself.
 NON_ODOO_PYTHON_DIRS = ("hass", "policy", "tests", "docker", ".ci", "bench")
 # Pure packages: no odoo import, importable as top-level packages by the standalone tier.
-PURE_PACKAGES = ("hass", "policy", "placement")
+PURE_PACKAGES = ("hass", "policy", "usage", "placement")
+# Layers below the models: models/ imports them, they never import models/.
+BELOW_MODELS = ("hass", "policy", "usage", "placement", "connector")
+ADDON_MODULE = f"odoo.addons.{ADDON_NAME}"
 REQUIRED_DEPENDS = {"base", "web", "mail", "bus"}
 REQUIRED_PYTHON_DEPENDENCIES = {"websockets", "requests"}
 ODOO_LICENSES = {
@@ -430,8 +433,8 @@ def test_javascript_parses():
 
 @pytest.mark.parametrize("package", PURE_PACKAGES)
 def test_pure_package_is_independent_of_odoo(package):
-    """hass/, policy/ and placement/ run as top-level packages (pytest) and inside Odoo: no
-    odoo, no absolute self-import."""
+    """hass/, policy/, usage/ and placement/ run as top-level packages (pytest) and inside
+    Odoo: no odoo, no absolute self-import."""
     paths = _addon_files(f"{package}/**/*.py")
     assert paths, f"{package}/ has no Python files"
     problems = []
@@ -459,4 +462,66 @@ def test_pure_package_is_independent_of_odoo(package):
                         f"{relative}:{node.lineno}: absolute import of {module}; use a relative "
                         f"import (inside Odoo the package is odoo.addons.odoo_ha_addon.{package})"
                     )
+    assert not problems, "\n".join(problems)
+
+
+def _imported_modules(source, relative):
+    """(line, absolute module name) of every import in ``source``, the file at ``relative``
+    in the addon, anywhere in it (run-time imports inside functions too); relative imports
+    are resolved to ``odoo.addons.odoo_ha_addon....``."""
+    package = list(relative.parts[:-1])
+    for node in ast.walk(ast.parse(source, filename=str(relative))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.lineno, node.module or ""
+        elif isinstance(node, ast.ImportFrom):
+            anchor = [ADDON_MODULE, *package[: len(package) - (node.level - 1)]]
+            if node.module:
+                yield node.lineno, ".".join([*anchor, node.module])
+            else:  # from .. import models: the names are modules
+                for alias in node.names:
+                    yield node.lineno, ".".join([*anchor, alias.name])
+
+
+def _models_imports(source, relative):
+    models = f"{ADDON_MODULE}.models"
+    return [
+        f"{relative}:{line}: imports {module}"
+        for line, module in _imported_modules(source, relative)
+        if module == models or module.startswith(f"{models}.")
+    ]
+
+
+def test_models_import_finder():
+    relative = Path("connector/state_writer.py")
+    found = _models_imports(
+        "from ..models.ha_entity import split_domains\n"
+        "from .. import models\n"
+        "def f():\n"
+        "    from odoo.addons.odoo_ha_addon.models import ha_instance\n"
+        "from odoo.addons.bus.models.bus import ODOO_NOTIFY_FUNCTION\n"
+        "from .orm import InstanceOrm\n"
+        "from .. import hass\n",
+        relative,
+    )
+    assert [problem.split(": ", 1)[0] for problem in found] == [
+        "connector/state_writer.py:1",
+        "connector/state_writer.py:2",
+        "connector/state_writer.py:4",
+    ]
+
+
+@pytest.mark.parametrize("package", BELOW_MODELS)
+def test_package_does_not_import_models(package):
+    """The runtime and the pure packages are layers below the models: what both need (settings
+    keys, pure functions) lives down here, and the connector reaches the ORM at run time by
+    model name only (connector/orm.py)."""
+    paths = _addon_files(f"{package}/**/*.py")
+    assert paths, f"{package}/ has no Python files"
+    problems = []
+    for path in paths:
+        relative = path.relative_to(REPO_ROOT)
+        problems += _models_imports(path.read_text(encoding="utf-8"), relative)
     assert not problems, "\n".join(problems)
