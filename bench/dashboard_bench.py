@@ -11,9 +11,11 @@ Set-up
     Assistant (``tests/scripted_ha.py``, on a thread of this process) holding N sensors. Five
     probe sensors, named to sort first, are always on the first page of cards. An
     ``ha.instance`` for the source is committed, and a real Odoo server process
-    (``tests/odoo_server.py``, threaded, on this database) hosts its connection and serves
-    the web client. Headless Chromium (Debian's ``chromium``) is driven over the DevTools
-    protocol, logged in as the administrator, on the dashboard of that instance.
+    (``tests/odoo_server.py``, threaded, on this database; with ``--workers N`` prefork with
+    its gevent process, behind ``tests/front_router.py`` as behind the production proxy)
+    hosts its connection and serves the web client. Headless Chromium (Debian's
+    ``chromium``) is driven over the DevTools protocol, logged in as the administrator, on
+    the dashboard of that instance.
 
 What is measured
     First render
@@ -262,8 +264,15 @@ class DashboardBench:
                 self.registry, lambda env: self.create_instance(env, source, count)
             )
             stack.callback(self.delete_instance, instance_id)
-            server = odoo_server.OdooServer(self.dbname).start()
+            server = odoo_server.OdooServer(self.dbname, workers=self.args.workers).start()
             stack.callback(server.stop)
+            if self.args.workers:
+                # The browser reaches both processes through one address, as behind nginx.
+                router = load_by_path(
+                    "ha_bench_front_router", ADDON_DIR / "tests" / "front_router.py"
+                ).FrontRouter(server.http_port, server.gevent_port)
+                stack.callback(router.stop)
+                server.url = router.start().url
             self.wait_mirrored(instance_id, source.total)
             browser = load_by_path(
                 "ha_bench_cdp_browser", ADDON_DIR / "tests" / "cdp_browser.py"
@@ -374,8 +383,14 @@ class DashboardBench:
 
     def print_report(self):
         print()
+        layout = (
+            f"prefork, --workers {self.args.workers}, /websocket on the gevent port"
+            if self.args.workers
+            else "threaded"
+        )
         print(f"Dashboard benchmark  db={self.dbname}  cpus={os.cpu_count()}"
-              f"  storms of {self.args.storm_seconds:g} s")  # fmt: skip
+              f"  storms of {self.args.storm_seconds:g} s  Odoo {layout}"
+              f"  load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         for result in self.results:
             print()
             print(
@@ -424,6 +439,13 @@ def parse_args():
         help="storm rates in changes per second (default: %(default)s)",
     )
     parser.add_argument("--storm-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run Odoo prefork with this many HTTP workers and its gevent process for "
+        "/websocket, behind a router like the production proxy (default: threaded)",
+    )
     parser.add_argument("--password", default="admin", help="the admin user's password")
     return parser.parse_known_args()
 

@@ -12,6 +12,7 @@ from ..hass.connection import HAConnection
 from ..hass.rest import HARestClient
 from .cdp_browser import Chromium
 from .common import HaTestCommon, _running_ha_server
+from .front_router import FrontRouter
 from .odoo_server import OdooServer
 from .test_frontend_js import _BrowserLog
 
@@ -194,6 +195,8 @@ class TestLiveDashboard(HttpCase):
     the connection to the real Home Assistant: clicks reach HA, HA's changes reach the page
     through the bus."""
 
+    WORKERS = 0
+
     @classmethod
     def setUpClass(cls):
         cls.ha = _running_ha_server()
@@ -211,9 +214,15 @@ class TestLiveDashboard(HttpCase):
             dbname,
             lambda env: env["ha.instance"].browse(cls.instance_id).exists().unlink(),
         )
-        cls.server = OdooServer(dbname)
+        cls.server = OdooServer(dbname, workers=cls.WORKERS)
         cls.addClassCleanup(cls.server.stop)
         cls.server.start()
+        cls.front_url = cls.server.url
+        if cls.WORKERS:
+            # The browser reaches the workers and the gevent process through one address.
+            router = FrontRouter(cls.server.http_port, cls.server.gevent_port).start()
+            cls.addClassCleanup(router.stop)
+            cls.front_url = router.url
         cls._wait_for(
             lambda: _committed(
                 dbname,
@@ -243,7 +252,7 @@ class TestLiveDashboard(HttpCase):
 
     @classmethod
     def base_url(cls):
-        return cls.server.url
+        return cls.front_url
 
     @classmethod
     def _wait_for(cls, predicate, message):
@@ -416,3 +425,15 @@ class TestLiveDashboard(HttpCase):
         self.assertGreaterEqual(fields.Datetime.now(), expiries[0])
         errors = [line for line in self.server.log_tail().splitlines() if " ERROR " in line]
         self.assertEqual(errors, [], "the live server logged errors")
+
+
+@tagged("post_install", "-at_install")
+class TestLiveDashboardPrefork(TestLiveDashboard):
+    """The same dashboard on Odoo as production runs it: prefork HTTP workers, the gevent
+    process alone serving ``/websocket``, both behind one address as behind the proxy (the
+    sockets there are dispatched in batches, ``bus_batch.py``)."""
+
+    WORKERS = 2
+
+    def test_dashboard_controls_home_assistant_and_follows_it_live(self):
+        super().test_dashboard_controls_home_assistant_and_follows_it_live()
