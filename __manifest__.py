@@ -59,5 +59,4 @@ granted per group of users.
     "pre_init_hook": "pre_init_hook",
     "uninstall_hook": "uninstall_hook",
     "application": True,
-    "installable": True,
 }

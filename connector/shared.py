@@ -62,7 +62,7 @@ class SmallStackThreadPool(ThreadPoolExecutor):
 
     def _adjust_thread_count(self):
         with thread_stack():
-            super()._adjust_thread_count()
+            return super()._adjust_thread_count()
 
 
 class LaneExecutor(Executor):
@@ -140,7 +140,7 @@ class LanePool(ThreadPoolExecutor):
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         self._lane.shutdown(wait, cancel_futures=cancel_futures)
-        super().shutdown(wait=False)
+        return super().shutdown(wait=False)
 
 
 class ConnectorShared:

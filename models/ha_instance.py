@@ -333,6 +333,7 @@ class HaInstance(models.Model):
         """The instance a user with no choice of their own works on: the first active,
         configured one by (sequence, id), as the API's instance resolver finds it."""
         # sudo: the order of instances is no secret; only a URL and a token are tested here.
+        # pylint: disable-next=no-search-all
         instances = self.sudo().with_context(active_test=True).search([], order="sequence, id")
         for instance in instances:
             if instance.url and instance.has_token:

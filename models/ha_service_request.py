@@ -108,7 +108,8 @@ class HaServiceRequest(models.Model):
                 cr.rollback()
                 return False
             claimed = bool(cr.fetchone())
-            cr.commit()
+            # Its own cursor: the claim and the answer must be seen by the other requests now.
+            cr.commit()  # pylint: disable=invalid-commit
         return claimed
 
     @api.model
@@ -128,7 +129,8 @@ class HaServiceRequest(models.Model):
                     request_id,
                 ),
             )
-            cr.commit()
+            # Its own cursor: the claim and the answer must be seen by the other requests now.
+            cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _first_answer(self, user_id, request_id, timeout_s):

@@ -81,11 +81,12 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
-        super().set_values()
+        result = super().set_values()
         # Administrators who are no Home Assistant managers neither see nor change the choice;
         # an emptied field changes nothing (there is always a first instance).
         if self.env.user.has_group(MANAGER_GROUP) and self.ha_default_instance_id:
             self.ha_default_instance_id._make_default()
+        return result
 
     @api.constrains("ha_history_default_domains")
     def _check_ha_history_default_domains(self):

@@ -84,7 +84,8 @@ def test_a_system_interpreter_adds_nothing(tmp_path):
 
 
 def test_the_lint_versions_of_ci_and_pre_commit_agree():
-    """`.ci/run` and the pre-commit hooks check with the same ruff, prettier and mypy."""
+    """`.ci/run` and the pre-commit hooks check with the same ruff, prettier, mypy and
+    pylint-odoo."""
     pre_commit = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     revs = {
         repo["repo"].rsplit("/", 1)[-1]: repo["rev"]
@@ -104,6 +105,9 @@ def test_the_lint_versions_of_ci_and_pre_commit_agree():
     (mypy,) = [hook for hook in local["hooks"] if hook["id"] == "mypy"]
     for name in ("mypy", "types-requests"):
         assert f"{name}=={pins[name]}" in mypy["additional_dependencies"]
+    (pylint,) = [hook for hook in local["hooks"] if hook["id"] == "pylint-odoo"]
+    for name in ("pylint-odoo", "pylint"):
+        assert f"{name}=={pins[name]}" in pylint["additional_dependencies"]
 
 
 def test_each_failing_lint_check_fails_the_standalone_tier(tmp_path):
@@ -120,8 +124,9 @@ def test_each_failing_lint_check_fails_the_standalone_tier(tmp_path):
         ]
     )
     cases = [
-        ("none", "true", "lint: passed (ruff check, ruff format, prettier, mypy)", 0),
+        ("none", "true", "lint: passed (ruff check, ruff format, prettier, mypy, pylint-odoo)", 0),
         ("mypy", "true", "lint: FAILED (mypy)", 1),
+        ("pylint", "true", "lint: FAILED (pylint-odoo)", 1),
         ("ruff", "false", "lint: FAILED (ruff check, ruff format, prettier)", 1),
     ]
     for fail, prettier, verdict, status in cases:
