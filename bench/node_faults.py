@@ -6,9 +6,9 @@ private PostgreSQL cluster and Odoo node runner it borrows). Everything runs on 
 private copies removed at the end:
 
 * a private PostgreSQL cluster (``initdb``, own port), so restarting it hurts nobody else;
-* ``--nodes`` threaded Odoo servers (``odoo-bin --workers 0``, each its own ``--http-port``),
-  each reaching PostgreSQL through its own ``PgProxy`` (``tests/pg_proxy.py``) that can cut
-  it off;
+* ``--nodes`` Odoo servers, threaded (``odoo-bin --workers 0``) or with ``--workers N``
+  prefork (their connectors in the master), each its own ``--http-port``, each reaching
+  PostgreSQL through its own ``PgProxy`` (``tests/pg_proxy.py``) that can cut it off;
 * ``--instances`` scripted Home Assistants (``tests/scripted_ha.py``) in this process, one per
   ``ha.instance``, each counting the authenticated connections it holds at once.
 
@@ -161,15 +161,18 @@ class NodeFaultSuite:
             self.proxies.append(proxy)
             conf = self.root / f"node-{n}.conf"
             conf.write_text(base + f"db_port = {proxy.port}\n")
-            self.nodes.append(OdooNode("ABCDEFGH"[n], 0, 0, args.odoo_bin, conf, self.root))
+            self.nodes.append(
+                OdooNode("ABCDEFGH"[n], args.workers, 0, args.odoo_bin, conf, self.root)
+            )
         for node in self.nodes:
             node.start()
         settled, problems = self.wait_settled()
         if settled is None:
             raise RuntimeError(f"the instances never settled: {problems[:5]}")
         print(
-            f"{args.nodes} nodes, {args.instances} instances of {args.sensors} sensors served;"
-            f" hosts per node {self.share_counts()}; set-up {time.monotonic() - started:.0f} s"
+            f"{args.nodes} nodes ({self.nodes[0].kind}), {args.instances} instances of"
+            f" {args.sensors} sensors served; hosts per node {self.share_counts()};"
+            f" set-up {time.monotonic() - started:.0f} s"
         )
 
     def _install(self, conf):
@@ -473,6 +476,13 @@ def parse_args():
     parser.add_argument("--addons-path", required=True, help="addons path with odoo_ha_addon")
     parser.add_argument("--nodes", type=int, default=3, help="Odoo nodes (default: %(default)s)")
     parser.add_argument("--instances", type=int, default=30, help="scripted Home Assistants")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="HTTP workers per node: > 0 runs each node prefork as production does, its "
+        "connectors in the master (default: threaded)",
+    )
     parser.add_argument("--sensors", type=int, default=10, help="sensors per Home Assistant")
     parser.add_argument("--rate", type=float, default=2.0, help="changes/s per Home Assistant")
     parser.add_argument("--cut", type=float, default=25.0, help="seconds a node stays cut off")
