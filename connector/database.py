@@ -37,8 +37,6 @@ from ..hass.forking import release_descriptors
 
 _logger = logging.getLogger(__name__)
 
-# A private pool needs a connection per thread that may hold a cursor at once, and a spare.
-PRIVATE_POOL_MAX_CONNECTIONS = 4
 # Immediate retries of a transaction that lost a serialization race with another one.
 SERIALIZATION_RETRIES = 5
 _RETRYABLE_CODES = {errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED}
@@ -160,7 +158,7 @@ class ConnectorPool(ConnectionPool):
 class ConnectorDatabase:
     """Cursors on one database for connector threads, from a pool Odoo never empties."""
 
-    def __init__(self, dbname, max_connections=PRIVATE_POOL_MAX_CONNECTIONS):
+    def __init__(self, dbname, max_connections):
         self.dbname = dbname
         _name, self._params = connection_info_for(dbname)
         self._pool = ConnectorPool(max_connections)
@@ -247,11 +245,6 @@ class ConnectorDatabase:
         if connection is not None:
             with contextlib.suppress(psycopg2.Error):
                 connection.close()
-
-    def close(self):
-        self._pool.close_all()
-        with self._bus_lock:
-            self._close_bus_connection()
 
 
 def _detach_inherited_connections():

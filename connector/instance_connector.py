@@ -25,7 +25,7 @@ from ..hass.client import HAClient
 from . import registry_sync, request_queue
 from .history_backfill import HistoryBackfill
 from .orm import InstanceOrm
-from .shared import ConnectorShared, LaneExecutor, LanePool
+from .shared import LaneExecutor, LanePool
 from .state_writer import EntityStateWriter
 
 _logger = logging.getLogger(__name__)
@@ -42,12 +42,10 @@ FINAL_WRITES_TIMEOUT_S = 5.0
 
 
 class InstanceConnector(threading.Thread):
-    def __init__(self, dbname, instance_id, url, token, shared=None):
-        """``shared``: the process's ``ConnectorShared`` of ``dbname``; by default the
-        connector makes one of its own and closes it when it ends."""
+    def __init__(self, dbname, instance_id, url, token, shared):
+        """``shared``: the process's ``ConnectorShared`` of ``dbname`` (``shared_for``)."""
         super().__init__(name=f"odoo_ha_addon.connector.{dbname}.{instance_id}", daemon=True)
-        self._owns_shared = shared is None
-        self.shared = ConnectorShared(dbname) if shared is None else shared
+        self.shared = shared
         self.db = self.shared.db
         self.instance_id = instance_id
         self.url = url
@@ -107,8 +105,6 @@ class InstanceConnector(threading.Thread):
             # The final statuses had their chance (FINAL_WRITES_TIMEOUT_S); what is still
             # queued would only delay the stop, and the next host writes its own.
             self._bookkeeping.shutdown(wait=True, cancel_futures=True)
-            if self._owns_shared:
-                self.shared.close()
 
     async def _main(self):
         self.loop = asyncio.get_running_loop()
@@ -119,8 +115,8 @@ class InstanceConnector(threading.Thread):
         self.writer = EntityStateWriter(
             self.db,
             self.instance_id,
+            LaneExecutor(self.shared.writers),
             on_new_recording=self._on_new_recording,
-            executor=LaneExecutor(self.shared.writers),
         )
         self.client = HAClient(
             self.url,

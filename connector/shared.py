@@ -27,8 +27,6 @@ import contextlib
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
-import psycopg2
-
 from .database import ConnectorDatabase, open_raw_connection
 
 # Threads running the state writers' SQL, for all instances of a database in a process: a
@@ -158,8 +156,6 @@ class ConnectorShared:
         )
         self.resolver = SmallStackThreadPool(RESOLVER_THREADS, thread_name_prefix="ha-resolver")
         self._local = threading.local()
-        self._raw_connections = []
-        self._raw_lock = threading.Lock()
 
     def raw_connection(self):
         """This bookkeeping thread's autocommit connection (opened again once closed)."""
@@ -167,21 +163,7 @@ class ConnectorShared:
         if connection is None or connection.closed:
             connection = open_raw_connection(self.dbname)
             self._local.connection = connection
-            with self._raw_lock:
-                self._raw_connections = [c for c in self._raw_connections if not c.closed]
-                self._raw_connections.append(connection)
         return connection
-
-    def close(self):
-        """Stop the threads and close the connections; connectors must have ended."""
-        for pool in (self.writers, self.bookkeeping, self.resolver):
-            pool.shutdown(wait=True)
-        with self._raw_lock:
-            connections, self._raw_connections = self._raw_connections, []
-        for connection in connections:
-            with contextlib.suppress(psycopg2.Error):
-                connection.close()
-        self.db.close()
 
 
 _shared = {}

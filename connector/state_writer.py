@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from psycopg2.extras import Json, execute_values
@@ -68,9 +67,8 @@ def parse_ha_time(value):
 
 
 class EntityStateWriter:
-    def __init__(self, db, instance_id, on_new_recording=None, executor=None):
-        """``executor`` runs the writer's SQL, one job at a time in order (a thread of its
-        own by default)."""
+    def __init__(self, db, instance_id, executor, on_new_recording=None):
+        """``executor`` runs the writer's SQL, one job at a time in order."""
         self.db = db
         self.instance_id = instance_id
         self._on_new_recording = on_new_recording
@@ -80,9 +78,7 @@ class EntityStateWriter:
         self._links = None
         self._wake = asyncio.Event()
         self._snapshot_committed = asyncio.Event()
-        self._executor = executor or ThreadPoolExecutor(
-            1, thread_name_prefix=f"ha-writer-{instance_id}"
-        )
+        self._executor = executor
         self.flush_count = 0
         self._listening = False
         # Epoch seconds at which a machine deadline falls due, None when none is pending; the
