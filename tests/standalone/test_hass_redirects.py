@@ -74,10 +74,12 @@ def test_the_client_retries_a_redirect_like_any_unreachable_server(run, scripted
                     backoff_max_s=0.05,
                 )
                 task = asyncio.create_task(client.run())
-                await wait_until(lambda: client.connect_attempts >= 3, what="3 attempts")
+                # An attempt is counted before its request reaches the server: wait for the
+                # requests themselves.
+                await wait_until(lambda: redirector.requests >= 3, what="3 redirected requests")
                 client.stop()
                 await asyncio.wait_for(task, 5)
-                assert redirector.requests >= 3
+                assert client.connect_attempts >= 3
             assert target.connections == 0
             assert target.auth_attempts == 0
         assert isinstance(client.error, CannotConnect)
