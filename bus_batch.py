@@ -7,15 +7,17 @@ the state writer cost 1,000 cursors and 1,000 queries in the one ``/websocket`` 
 the pool ran dry, sockets were closed with "try later", and the last socket of a round
 heard of a change seconds after the first (docs/PERFORMANCE.md, "Prefork + gevent").
 
-Here a woken socket still reads its session and takes its wake-up, as Odoo does (the
-session file is parsed again only when it changed: reading it was the largest cost left per
-socket), then hands its poll to the process's ``BatchDispatcher`` and waits. The dispatcher
-gathers the sockets woken together (a few milliseconds), and for each database takes one cursor,
-checks every session token (Odoo's ``check_session``, cached per session), reads the
-notifications of all their channels in one query and gives each socket the rows of its own
-channels newer than its last id and not in its recent history: what ``bus.bus._poll``
-returns to it. Each socket then sends them itself, the same frame Odoo sends; sockets that
-get the same notifications share one JSON text.
+Here a notification for a socket of a database with this addon puts the socket in the
+process's ``BatchDispatcher`` instead of waking the socket's own thread. The dispatcher
+gathers the sockets triggered together (a few milliseconds) and for each database takes one
+cursor, checks every session (the session file is parsed again only when it changed, and the
+token is Odoo's ``check_session``), reads the notifications of all their channels in one
+query and gives each socket the rows of its own channels newer than its last id and not in
+its recent history: what ``bus.bus._poll`` returns to it. It keeps Odoo's history of sent ids
+for the socket and writes the frame Odoo sends itself; sockets that get the same
+notifications share one JSON text and one frame. A socket whose session ended (or whose
+read failed) is handed the error through its wake-up pipe and closed by Odoo's code as
+Odoo's own dispatch would close it.
 
 What stays Odoo's: the first poll of a socket (its last id is 0 and Odoo reads by date)
 and every poll of a database where another addon overrides ``bus.bus._poll`` go through
@@ -27,6 +29,8 @@ import bisect
 import json
 import logging
 import os
+import socket
+import struct
 import threading
 import time
 from collections import defaultdict
@@ -52,7 +56,7 @@ KNOWN_POLL_MODULES = ("odoo.addons.bus.", "odoo.addons.odoo_ha_addon.")
 
 
 class Poll:
-    """One socket's request: what it has had, and then what it gets."""
+    """One socket's read: what it has had, and then what it gets."""
 
     __slots__ = ("error", "ignore", "last", "notifications", "session", "text", "websocket")
 
@@ -96,31 +100,25 @@ def poll_is_known(bus_class):
 
 
 class BatchDispatcher:
+    """Reads and sends the notifications of the sockets triggered together."""
+
     def __init__(self):
         self._lock = threading.Lock()
-        self._pending = []
-        # Set once the batch the pending requests will be part of is answered.
-        self._answered = threading.Event()
+        # The sockets to dispatch in the next batch, in trigger order (a dict: each once).
+        self._pending = {}
         self._wakeup = threading.Event()
         self._thread = None
 
-    def poll(self, websocket, session):
-        """Block until the batch answered this socket; return (notifications, JSON text).
-        Like Odoo's dispatch, it waits for PostgreSQL as long as PostgreSQL takes."""
-        request = Poll(websocket, session)
+    def trigger(self, websocket):
+        """Dispatch ``websocket`` in the next batch; returns at once."""
         with self._lock:
-            self._pending.append(request)
-            answered = self._answered
+            self._pending[websocket] = None
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="odoo_ha_addon.bus_batch", daemon=True
                 )
                 self._thread.start()
         self._wakeup.set()
-        answered.wait()
-        if request.error is not None:
-            raise request.error
-        return request.notifications, request.text
 
     def _run(self):
         while True:
@@ -128,22 +126,11 @@ class BatchDispatcher:
             self._gather()
             with self._lock:
                 self._wakeup.clear()
-                batch, self._pending = self._pending, []
-                answered, self._answered = self._answered, threading.Event()
-            by_db = defaultdict(list)
-            for request in batch:
-                by_db[request.session.db].append(request)
+                sockets, self._pending = list(self._pending), {}
             try:
-                for dbname, requests in by_db.items():
-                    try:
-                        self._answer(dbname, requests)
-                    except Exception as exc:  # given to every socket that waits
-                        if not isinstance(exc, PoolError):
-                            _logger.exception("Bus dispatch of %d sockets failed", len(requests))
-                        for request in requests:
-                            request.error = request.error or exc
-            finally:
-                answered.set()
+                self._dispatch(sockets)
+            except Exception:  # the dispatcher must outlive any one batch
+                _logger.exception("Bus dispatch of %d sockets failed", len(sockets))
 
     def _gather(self):
         """Let the other sockets of the same wake-up join, until none comes for a step."""
@@ -156,6 +143,51 @@ class BatchDispatcher:
                 return
             seen = count
             time.sleep(GATHER_STEP_SECONDS)
+
+    def _dispatch(self, sockets):
+        by_db = self._requests(sockets)
+        for dbname, requests in by_db.items():
+            try:
+                self._answer(dbname, requests)
+            except Exception as exc:
+                if not isinstance(exc, PoolError):
+                    _logger.exception("Bus dispatch of %d sockets failed", len(requests))
+                for request in requests:
+                    request.error = request.error or exc
+            frames = {}
+            for request in requests:
+                if request.error is not None:
+                    hand_back(request.websocket, request.error)
+                elif not request.notifications:
+                    end_send_turn(request.websocket)
+                else:
+                    try:
+                        if request.text not in frames:
+                            frames[request.text] = text_frame(request.text)
+                        record_sent(request.websocket, request.notifications)
+                    except Exception as exc:
+                        _logger.exception("Bus dispatch to a socket failed")
+                        hand_back(request.websocket, exc)
+                        continue
+                    send_frame(request.websocket, *frames[request.text])
+
+    @staticmethod
+    def _requests(sockets):
+        """The reads of the open sockets whose send turn is free, by database."""
+        by_db = defaultdict(list)
+        for websocket in sockets:
+            if websocket.state is not ConnectionState.OPEN or not take_send_turn(websocket):
+                continue
+            try:
+                session = current_session(websocket)
+            except Exception as exc:  # noqa: BLE001 - raised in the socket's thread, as Odoo does
+                hand_back(websocket, exc)
+                continue
+            if not session:
+                hand_back(websocket, SessionExpiredException())
+                continue
+            by_db[session.db].append(Poll(websocket, session))
+        return by_db
 
     def _answer(self, dbname, requests):
         with bus_websocket.acquire_cursor(dbname) as cr:
@@ -265,60 +297,168 @@ def current_session(websocket):
     return session
 
 
-_odoo_dispatch = bus_websocket.Websocket._dispatch_bus_notifications
-_odoo_trigger = bus_websocket.Websocket.trigger_notification_dispatching
-
-
-def _trigger_notification_dispatching(self):
-    """Wake the socket for a dispatch. Odoo first polls the socket's wake-up pipe (a select
-    with no timeout) so that one byte at most waits there; a socket dispatched in batches
-    keeps a flag instead, cleared when its dispatch starts: a syscall and a gevent watcher
-    less per socket and notification. The dispatch reads after clearing it, so a wake-up
-    skipped because the flag was still up is for rows that read sees."""
-    if not getattr(self, "_ha_flagged_wakeups", False):
-        return _odoo_trigger(self)
-    if self.state is not ConnectionState.OPEN or self._ha_wakeup_sent:
-        return None
-    self._ha_wakeup_sent = True
-    self._Websocket__notif_sock_w.send(b"x")
-    return None
-
-
-def _dispatch_bus_notifications(self):
-    self._ha_wakeup_sent = False
-    if not batches_database(self._db):
-        self._ha_flagged_wakeups = False
-        return _odoo_dispatch(self)
-    self._ha_flagged_wakeups = True
-    session = current_session(self)
-    if not session:
-        raise SessionExpiredException()
-    # Mark the notification request as taken before the read: a notification committed
-    # after the read wakes the socket again.
-    self._Websocket__notif_sock_r.recv(1)
-    notifications, text = dispatcher.poll(self, session)
-    if not notifications:
-        return
-    # Odoo's bookkeeping, unchanged: see Websocket.MAX_NOTIFICATION_HISTORY_SEC.
-    # The set of sent ids follows the history (see sent_ids).
-    sent = sent_ids(self)
+def record_sent(websocket, notifications):
+    """Odoo's bookkeeping of sent notifications, unchanged (see
+    ``Websocket.MAX_NOTIFICATION_HISTORY_SEC``); the set of sent ids follows the history."""
+    sent = sent_ids(websocket)
     now = time.time()
     for notif in notifications:
-        bisect.insort(self._notif_history, (notif["id"], now), key=lambda x: x[0])
+        bisect.insort(websocket._notif_history, (notif["id"], now), key=lambda x: x[0])
         sent.add(notif["id"])
     last_index = -1
-    for i, notif in enumerate(self._notif_history):
-        if now - notif[1] > self.MAX_NOTIFICATION_HISTORY_SEC:
+    for i, notif in enumerate(websocket._notif_history):
+        if now - notif[1] > websocket.MAX_NOTIFICATION_HISTORY_SEC:
             last_index = i
         else:
             break
     if last_index != -1:
-        self._last_notif_sent_id = self._notif_history[last_index][0]
-        for notif_id, _sent in self._notif_history[: last_index + 1]:
+        websocket._last_notif_sent_id = websocket._notif_history[last_index][0]
+        for notif_id, _sent in websocket._notif_history[: last_index + 1]:
             sent.discard(notif_id)
-        self._notif_history = self._notif_history[last_index + 1 :]
-    self._send(text)
+        websocket._notif_history = websocket._notif_history[last_index + 1 :]
 
 
+# Sending. The dispatcher writes each socket's frame itself, without waking the socket's
+# own thread (gevent greenlet): waking it (a byte through its wake-up pipe, a select with a
+# timeout, a read of the byte) was half of the ``/websocket`` process's time at 1,000
+# sockets. Frames of one socket must neither interleave nor overtake each other, so every
+# send holds the socket's send turn: Odoo's own sends (pings, pongs, close frames) through
+# ``_send_frame``, and the dispatcher from the read of a socket's notifications to the end
+# of their frame. The dispatcher never waits for a socket: one whose turn is taken is
+# dispatched again when the turn is given back, and a frame the kernel does not take at
+# once is finished by a thread of its own.
+
+
+_turns_lock = threading.Lock()
+
+
+def send_turn(websocket):
+    """The socket's send turn, made on first use: sockets opened before this addon was
+    loaded in the process have none yet."""
+    turn = websocket.__dict__.get("_ha_send_turn")
+    if turn is None:
+        with _turns_lock:
+            turn = websocket.__dict__.setdefault("_ha_send_turn", threading.Lock())
+    return turn
+
+
+def take_send_turn(websocket):
+    """Take the socket's send turn if it is free; otherwise have the socket dispatched again
+    once it is given back. The request is marked before trying, so that a turn given back
+    in between is not missed (a second dispatch finds nothing new)."""
+    websocket._ha_dispatch_again = True
+    if not send_turn(websocket).acquire(blocking=False):
+        return False
+    websocket._ha_dispatch_again = False
+    return True
+
+
+def end_send_turn(websocket):
+    send_turn(websocket).release()
+    if websocket._ha_dispatch_again:
+        websocket._ha_dispatch_again = False
+        if websocket.state is ConnectionState.OPEN:
+            dispatcher.trigger(websocket)
+
+
+def hand_back(websocket, error):
+    """Give ``error`` to the socket's own thread, which raises it from its dispatch: Odoo then
+    closes the socket as its own dispatch would have (session expired, try later, ...)."""
+    websocket._ha_error = error
+    end_send_turn(websocket)
+    _odoo_trigger(websocket)
+
+
+def text_frame(text):
+    """The bytes of a final text frame of ``text``, as ``Websocket._send_frame`` writes them."""
+    frame = bus_websocket.Frame(bus_websocket.Opcode.TEXT, text.encode())
+    length = len(frame.payload)
+    first = 0b10000000 | frame.opcode
+    if length < 126:
+        header = struct.pack("!BB", first, length)
+    elif length < 65536:
+        header = struct.pack("!BBH", first, 126, length)
+    else:
+        header = struct.pack("!BBQ", first, 127, length)
+    return frame, header + frame.payload
+
+
+def send_frame(websocket, frame, data):
+    """Send ``data`` (the bytes of ``frame``) on the socket whose send turn is held, and give
+    the turn back. What the kernel takes now is written at once; the rest of a frame to a
+    slow reader is written by a thread that holds the turn until it is done."""
+    sock = websocket._Websocket__socket
+    # gevent's cooperative socket wraps the OS socket: write to that without waiting.
+    raw = getattr(sock, "_sock", sock)
+    try:
+        sent = raw.send(data, socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    except OSError as exc:
+        hand_back(websocket, exc)
+        return
+    if sent == len(data):
+        websocket._timeout_manager.acknowledge_frame_sent(frame)
+        end_send_turn(websocket)
+        return
+    threading.Thread(
+        target=_finish_frame,
+        args=(websocket, frame, memoryview(data)[sent:]),
+        name="odoo_ha_addon.bus_batch.send",
+        daemon=True,
+    ).start()
+
+
+def _finish_frame(websocket, frame, rest):
+    try:
+        websocket._Websocket__socket.sendall(rest)
+    except OSError as exc:
+        hand_back(websocket, exc)
+        return
+    websocket._timeout_manager.acknowledge_frame_sent(frame)
+    end_send_turn(websocket)
+
+
+_odoo_send_frame = bus_websocket.Websocket._send_frame
+_odoo_dispatch = bus_websocket.Websocket._dispatch_bus_notifications
+_odoo_trigger = bus_websocket.Websocket.trigger_notification_dispatching
+
+
+def _send_frame(self, frame):
+    send_turn(self).acquire()
+    try:
+        return _odoo_send_frame(self, frame)
+    finally:
+        end_send_turn(self)
+
+
+def _trigger_notification_dispatching(self):
+    """Sockets of a database dispatched here join the next batch; others are woken as Odoo
+    wakes them."""
+    if not batches_database(self._db):
+        return _odoo_trigger(self)
+    if self.state is ConnectionState.OPEN:
+        dispatcher.trigger(self)
+    return None
+
+
+def _dispatch_bus_notifications(self):
+    """Run by the socket's own thread when its wake-up pipe is readable: for a socket of a
+    batched database, to raise the error the dispatcher handed back (Odoo closes the socket
+    accordingly), or to join the next batch when it was woken otherwise."""
+    if not batches_database(self._db):
+        return _odoo_dispatch(self)
+    self._Websocket__notif_sock_r.recv(1)
+    error, self._ha_error = self._ha_error, None
+    if error is not None:
+        raise error
+    dispatcher.trigger(self)
+    return None
+
+
+# Per socket: dispatch again once the send turn is given back; an error for the socket's thread.
+bus_websocket.Websocket._ha_dispatch_again = False
+bus_websocket.Websocket._ha_error = None
+bus_websocket.Websocket._send_frame = _send_frame
 bus_websocket.Websocket._dispatch_bus_notifications = _dispatch_bus_notifications
 bus_websocket.Websocket.trigger_notification_dispatching = _trigger_notification_dispatching

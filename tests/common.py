@@ -2,6 +2,7 @@
 real Home Assistant server for the whole test run."""
 
 import threading
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import TransactionCase, new_test_user
@@ -122,3 +123,39 @@ class HaTestCommon(TransactionCase):
                 "access_level": "control",
             }
         )
+
+
+class SubscribeInBatches:
+    """For a WebsocketCase: ``subscribe`` waits for the dispatch the subscription starts.
+    Odoo's waits for the socket's own ``_dispatch_bus_notifications``; sockets of this
+    addon's databases are served by the batch dispatcher (bus_batch.py) instead, so this
+    waits for the batch that served the subscribed socket."""
+
+    def subscribe(self, websocket, channels=None, last=None, wait_for_dispatch=True):
+        from odoo.addons.bus.websocket import Websocket
+
+        from .. import bus_batch
+
+        if not wait_for_dispatch:
+            return super().subscribe(websocket, channels, last, wait_for_dispatch=False)
+        subscribed = []
+        served = threading.Event()
+        odoo_subscribe = Websocket.subscribe
+        batch_dispatch = bus_batch.BatchDispatcher._dispatch
+
+        def recording_subscribe(server_socket, *args, **kwargs):
+            subscribed.append(server_socket)
+            return odoo_subscribe(server_socket, *args, **kwargs)
+
+        def recording_dispatch(dispatcher, sockets):
+            batch_dispatch(dispatcher, sockets)
+            if subscribed and subscribed[0] in sockets:
+                served.set()
+
+        with (
+            patch.object(Websocket, "subscribe", recording_subscribe),
+            patch.object(bus_batch.BatchDispatcher, "_dispatch", recording_dispatch),
+        ):
+            super().subscribe(websocket, channels, last, wait_for_dispatch=False)
+            self.assertTrue(served.wait(5), "the subscription's dispatch ran")
+        return None

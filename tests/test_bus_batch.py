@@ -3,6 +3,8 @@
 session that ended or whose password changed is closed as Odoo closes it."""
 
 import json
+import socket
+import threading
 from unittest.mock import patch
 
 import websocket as ws_client
@@ -53,6 +55,18 @@ class TestBatchedDispatch(SocketMixin, WebsocketCase, HaTestCommon):
         self.startPatcher(patch.object(bus_websocket, "acquire_cursor", counting))
         return calls
 
+    def _count_batches(self):
+        """An event set once a batch of the dispatcher is over."""
+        over = threading.Event()
+        batch_dispatch = bus_batch.BatchDispatcher._dispatch
+
+        def dispatch(dispatcher, sockets):
+            batch_dispatch(dispatcher, sockets)
+            over.set()
+
+        self.startPatcher(patch.object(bus_batch.BatchDispatcher, "_dispatch", dispatch))
+        return over
+
     def _sockets(self, login, count):
         """``count`` sockets of one session of ``login`` (a device's tabs)."""
         session = self.authenticate(login, login)
@@ -70,13 +84,24 @@ class TestBatchedDispatch(SocketMixin, WebsocketCase, HaTestCommon):
         members = self._sockets("ha_test_member", SOCKETS_PER_USER)
         managers = self._sockets("ha_test_manager", SOCKETS_PER_USER)
         cursors = self._count_cursors()
+        wakeups = []
+        odoo_dispatch = bus_websocket.Websocket._dispatch_bus_notifications
+        self.startPatcher(
+            patch.object(
+                bus_websocket.Websocket,
+                "_dispatch_bus_notifications",
+                lambda server_socket: wakeups.append(server_socket) or odoo_dispatch(server_socket),
+            )
+        )
         self._change_kitchen_and_ping(self.user_member, self.manager)
-        for socket in members:
-            self.assertEqual(self._entities(self._read_until_ping(socket)), ["light.kitchen"])
-        for socket in managers:
-            self.assertEqual(self._entities(self._read_until_ping(socket)), MANAGER_SEES)
+        for client in members:
+            self.assertEqual(self._entities(self._read_until_ping(client)), ["light.kitchen"])
+        for client in managers:
+            self.assertEqual(self._entities(self._read_until_ping(client)), MANAGER_SEES)
         # Odoo's own dispatch takes a cursor per socket: 12 here, 1,000 for 1,000 sockets.
         self.assertLessEqual(len(cursors), 3, "the woken sockets are read together")
+        # Nor is any socket's own thread woken to send its frame: the batch sends them.
+        self.assertEqual(wakeups, [])
 
     def test_a_notification_is_sent_once_and_nothing_is_sent_twice(self):
         socket = self._connect("ha_test_member")
@@ -105,6 +130,51 @@ class TestBatchedDispatch(SocketMixin, WebsocketCase, HaTestCommon):
         self.assertEqual(
             received, [{"id": i, "message": json.loads(m)} for i, m in self.env.cr.fetchall()]
         )
+
+    def test_a_reader_that_stops_reading_holds_up_nobody_and_then_gets_all_in_order(self):
+        session = self.authenticate("ha_test_member", "ha_test_member")
+        self.session = None
+        # A small receive window: the frame below cannot all leave the server at once.
+        slow = self.websocket_connect(
+            cookie=f"session_id={session.sid};",
+            sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),),
+        )
+        self.subscribe(slow, [], self.env["bus.bus"]._bus_last_id())
+        (quick,) = self._sockets("ha_test_manager", 1)
+        blob = "x" * (1 << 20)
+        for number in range(16):
+            self.env["ha.realtime.update"]._notify_user(
+                self.user_member, "bulk", {"number": number, "blob": blob}
+            )
+        batches = self._count_batches()
+        self._dispatch()
+        # The batch is over (the test cursor is free again) while its frame is being written.
+        self.assertTrue(batches.wait(10))
+        # The 16 MB frame to the member is stuck in the kernel's buffers; the manager's
+        # socket is served meanwhile.
+        self._change_kitchen_and_ping(self.manager)
+        self.assertEqual(self._entities(self._read_until_ping(quick)), MANAGER_SEES)
+        self._change_kitchen_and_ping(self.user_member)
+        # The pong answering this ping must not cut into the frame being written.
+        slow.ping(b"still there")
+        slow.settimeout(30)
+        ids, types, pongs = [], [], []
+        while "ping" not in types:
+            frame = slow.recv_data_frame(control_frame=True)[1]
+            if frame.opcode == ws_client.ABNF.OPCODE_PONG:
+                pongs.append(frame.data)
+                continue
+            for notification in json.loads(frame.data):
+                ids.append(notification["id"])
+                message = notification["message"]
+                types.append(message["type"])
+                if message["type"] == "bulk":
+                    self.assertEqual(message["payload"]["blob"], blob)
+        self.assertEqual(pongs, [b"still there"])
+        self.assertEqual(ids, sorted(set(ids)), "each notification once, in order")
+        self.assertEqual(types[:16], ["bulk"] * 16)
+        # Both changes reach the member too (the first one was for every reader).
+        self.assertEqual(types[16:], [ENTITY_CHANGES, ENTITY_CHANGES, "ping"])
 
     def test_a_socket_of_an_ended_session_is_closed(self):
         session = self.authenticate("ha_test_member", "ha_test_member")

@@ -16,7 +16,7 @@ from odoo.addons.bus.websocket import CloseCode
 from ..models.ha_device_key import DEVICE_KEY_SCOPE
 from ..models.ha_realtime_update import scope_channel
 from .api_common import API, LIGHT, ApiCase
-from .common import HaTestCommon
+from .common import HaTestCommon, SubscribeInBatches
 
 # Toggled by the idempotency tests (tests/ha_server.py): a doubled command shows.
 INPUT_BOOLEAN = "input_boolean.command_probe"
@@ -174,7 +174,7 @@ class TestDeviceKeys(DeviceLogin, ApiCase):
 
 
 @tagged("post_install", "-at_install")
-class TestDeviceKeySocket(DeviceLogin, WebsocketCase, HaTestCommon):
+class TestDeviceKeySocket(DeviceLogin, SubscribeInBatches, WebsocketCase, HaTestCommon):
     def test_revoking_the_key_closes_the_open_socket(self):
         key = _device_key(self.user_member)
         data = self.device_login("ha_test_member", key)

@@ -15,7 +15,7 @@ from ..models.ha_realtime_update import (
     scope_channel,
     user_channel,
 )
-from .common import HaTestCommon
+from .common import HaTestCommon, SubscribeInBatches
 
 
 def _change(state):
@@ -273,7 +273,7 @@ class TestRealtimeNotifications(BusRowsMixin, HaTestCommon):
         self.assertEqual(self.instance.bus_generation, 1)
 
 
-class SocketMixin:
+class SocketMixin(SubscribeInBatches):
     """Sessions of a WebsocketCase on Odoo's /websocket, and what reaches them."""
 
     def _connect(self, login, last=None):
