@@ -26,6 +26,7 @@ whose registry is not loaded yet, is dispatched by Odoo's code unchanged.
 """
 
 import bisect
+import gc
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from collections import defaultdict
 
 from psycopg2.pool import PoolError
 
+import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.http import FilesystemSessionStore, SessionExpiredException, root
 from odoo.modules.registry import Registry
@@ -45,6 +47,8 @@ from odoo.service.security import check_session
 from odoo.addons.bus import websocket as bus_websocket
 from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.bus.websocket import ConnectionState
+
+from .models.ha_device_key import device_key_ids_of
 
 _logger = logging.getLogger(__name__)
 
@@ -87,6 +91,15 @@ def channel_texts(websocket, dbname):
         texts = frozenset(json_dump(channel_with_db(dbname, c)) for c in websocket._channels)
         cached = (websocket._channels, texts)
         websocket._ha_channel_texts = cached
+    return cached[1]
+
+
+def channel_device_keys(websocket):
+    """The device keys named in the socket's channels, kept until it subscribes anew."""
+    cached = getattr(websocket, "_ha_channel_keys", None)
+    if cached is None or cached[0] is not websocket._channels:
+        cached = (websocket._channels, tuple(device_key_ids_of(websocket._channels)))
+        websocket._ha_channel_keys = cached
     return cached[1]
 
 
@@ -192,11 +205,17 @@ class BatchDispatcher:
     def _answer(self, dbname, requests):
         with bus_websocket.acquire_cursor(dbname) as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
+            freeze_registry(env.registry)
             valid = []
+            checked = {}
             for request in requests:
                 session = request.session
-                # The session token depends on the user and the session only; Odoo caches it.
-                if session.uid is not None and not check_session(session, env):
+                # The session token depends on the user and the session only: one check for
+                # the sockets (tabs) of one session.
+                key = (session.uid, session.sid, session.get("session_token"))
+                if key not in checked:
+                    checked[key] = session.uid is None or check_session(session, env)
+                if not checked[key]:
                     request.error = SessionExpiredException()
                 else:
                     valid.append(request)
@@ -247,8 +266,13 @@ class BatchDispatcher:
                     ids.extend(i for i in channel_ids[start:] if i not in request.ignore)
             ids.sort()
             request.notifications = [notification(notif_id) for notif_id in ids]
+            key_ids = channel_device_keys(request.websocket)
+            if not key_ids:
+                continue
             try:
-                apikeys._ha_check_device_socket(request.websocket._channels, request.notifications)
+                apikeys._ha_check_device_socket(
+                    request.websocket._channels, request.notifications, key_ids
+                )
             except SessionExpiredException as exc:
                 request.error = exc
 
@@ -266,14 +290,47 @@ class BatchDispatcher:
 dispatcher = BatchDispatcher()
 
 
+# Allocations between two young collections in the gevent process (Python's default: 700).
+# A batch for 1,000 sockets allocates tens of thousands of objects that live as long as the
+# batch; with the default, they outlived several young collections and were promoted, which
+# made the full collections (the slow ones) several times more frequent.
+YOUNG_COLLECTION_THRESHOLD = 10_000
+# The registries whose objects the gevent process keeps out of the garbage collector.
+_frozen_registries = set()
+
+
+def freeze_registry(registry):
+    """In the gevent process, keep the objects that live as long as the process (the loaded
+    registry, the modules) out of Python's garbage collector once a registry is loaded.
+
+    That process serves every socket: its full collections walked the whole registry, about
+    a quarter of a second at a time with 1,000 sockets open, several times a minute, during
+    which no socket heard of anything (docs/PERFORMANCE.md). Frozen objects are never
+    collected, so when another registry is loaded (a module installed or updated) the old
+    objects are thawed and collected first, once."""
+    if not odoo.evented or id(registry) in _frozen_registries:
+        return
+    if _frozen_registries:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    threshold = gc.get_threshold()
+    if threshold[0] < YOUNG_COLLECTION_THRESHOLD:
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *threshold[1:])
+    _frozen_registries.clear()
+    _frozen_registries.update(id(loaded) for loaded in list(Registry.registries.values()))
+    _frozen_registries.add(id(registry))
+    _logger.info("Garbage collector: %d long-lived objects frozen", gc.get_freeze_count())
+
+
 def batches_database(dbname):
     """Whether the sockets of ``dbname`` are dispatched here: this addon is installed there
     and its registry is loaded (loading it is left to Odoo's own dispatch)."""
     registries = Registry.registries
-    if dbname not in registries:
-        return False
-    registry = registries[dbname]
-    return registry.ready and "ha.instance" in registry
+    # Asked for every socket and notification: read the LRU's dict without taking its lock
+    # (or moving the entry), as a lookup that cannot change it.
+    registry = registries.d.get(dbname) if hasattr(registries, "d") else registries.get(dbname)
+    return registry is not None and registry.ready and "ha.instance" in registry
 
 
 def current_session(websocket):
@@ -284,8 +341,11 @@ def current_session(websocket):
     sid = websocket._session.sid
     if type(store).get is not FilesystemSessionStore.get:
         return store.get(sid)
+    path = websocket.__dict__.get("_ha_session_file")
     try:
-        stat = os.stat(store.get_session_filename(sid))
+        if path is None:
+            path = websocket._ha_session_file = store.get_session_filename(sid)
+        stat = os.stat(path)
     except (OSError, ValueError):
         return store.get(sid)
     key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)

@@ -77,7 +77,7 @@ def device_key_channel(env, key_id):
     return (env["res.users.apikeys"].browse(key_id), DEVICE_KEY_SUBCHANNEL)
 
 
-def _channel_key_ids(channels):
+def device_key_ids_of(channels):
     """The device keys named in ``channels`` (as the bus keeps them, with the database)."""
     return [
         channel[2]
@@ -163,10 +163,12 @@ class ResUsersApikeys(models.Model):
         return check.current(key_ids, fields.Datetime.now())
 
     @api.model
-    def _ha_check_device_socket(self, channels, notifications):
+    def _ha_check_device_socket(self, channels, notifications, key_ids=None):
         """Raise SessionExpiredException if ``channels`` name a device key that is gone or
-        expired; the socket is then closed instead of getting ``notifications``."""
-        key_ids = _channel_key_ids(channels)
+        expired; the socket is then closed instead of getting ``notifications``.
+        ``key_ids``: the keys ``channels`` name, when the caller knows them already."""
+        if key_ids is None:
+            key_ids = device_key_ids_of(channels)
         if key_ids:
             newest = max((notification["id"] for notification in notifications), default=0)
             if not self._ha_device_keys_current(key_ids, newest):
