@@ -19,13 +19,14 @@ notifications share one JSON text and one frame. A socket whose session ended (o
 read failed) is handed the error through its wake-up pipe and closed by Odoo's code as
 Odoo's own dispatch would close it.
 
-What stays Odoo's: the first poll of a socket (its last id is 0 and Odoo reads by date)
-and every poll of a database where another addon overrides ``bus.bus._poll`` go through
-``bus.bus._poll`` per socket, on the shared cursor. A database without this addon, or
-whose registry is not loaded yet, is dispatched by Odoo's code unchanged.
+What stays Odoo's: every poll of a database where another addon overrides
+``bus.bus._poll`` goes through ``bus.bus._poll`` per socket, on the shared cursor. A
+database without this addon, or whose registry is not loaded yet, is dispatched by Odoo's
+code unchanged.
 """
 
 import bisect
+import datetime
 import gc
 import json
 import logging
@@ -39,12 +40,13 @@ from collections import defaultdict
 from psycopg2.pool import PoolError
 
 import odoo
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, fields
 from odoo.http import FilesystemSessionStore, SessionExpiredException, root
 from odoo.modules.registry import Registry
 from odoo.service.security import check_session
 
 from odoo.addons.bus import websocket as bus_websocket
+from odoo.addons.bus.models import bus as bus_models
 from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.bus.websocket import ConnectionState
 
@@ -219,16 +221,13 @@ class BatchDispatcher:
                     request.error = SessionExpiredException()
                 else:
                     valid.append(request)
-            bus = env["bus.bus"]
-            if poll_is_known(type(bus)):
-                batched = [request for request in valid if request.last]
-                one_by_one = [request for request in valid if not request.last]
+            if not valid:
+                pass
+            elif poll_is_known(type(env["bus.bus"])):
+                self._read_together(env, dbname, valid)
             else:
-                batched, one_by_one = [], valid
-            if batched:
-                self._read_together(env, dbname, batched)
-            for request in one_by_one:
-                self._read_alone(cr, request)
+                for request in valid:
+                    self._read_alone(cr, request)
             texts = {}
             for request in valid:
                 if request.error is None and request.notifications:
@@ -238,17 +237,28 @@ class BatchDispatcher:
                     request.text = texts[ids]
 
     def _read_together(self, env, dbname, requests):
+        """``bus.bus._poll`` for every request, with one query. As there, a socket with a last
+        id gets the rows after it, and a socket without one yet (it keeps 0 until its first
+        notifications leave its history) the rows of the last ``TIMEOUT`` seconds."""
         channels = {request: channel_texts(request.websocket, dbname) for request in requests}
+        lasts = [request.last for request in requests if request.last]
+        recent_since = None
+        if len(lasts) < len(requests):
+            recent_since = fields.Datetime.now() - datetime.timedelta(seconds=bus_models.TIMEOUT)
+        # A comparison with NULL (no socket of that kind) is never true.
         env.cr.execute(
-            "SELECT id, channel, message FROM bus_bus WHERE id > %s AND channel = ANY(%s)"
-            " ORDER BY id",
-            (min(request.last for request in requests), list(set().union(*channels.values()))),
+            "SELECT id, channel, message, create_date FROM bus_bus"
+            " WHERE (id > %s OR create_date > %s) AND channel = ANY(%s) ORDER BY id",
+            (min(lasts, default=None), recent_since, list(set().union(*channels.values()))),
         )
         ids_by_channel = defaultdict(list)
         messages = {}
-        for notif_id, channel, message in env.cr.fetchall():
+        recent = set()
+        for notif_id, channel, message, created in env.cr.fetchall():
             ids_by_channel[channel].append(notif_id)
             messages[notif_id] = message
+            if recent_since is not None and created > recent_since:
+                recent.add(notif_id)
         decoded = {}
 
         def notification(notif_id):
@@ -261,9 +271,13 @@ class BatchDispatcher:
             ids = []
             for channel in channels[request]:
                 channel_ids = ids_by_channel.get(channel)
-                if channel_ids:
+                if not channel_ids:
+                    continue
+                if request.last:
                     start = bisect.bisect_right(channel_ids, request.last)
                     ids.extend(i for i in channel_ids[start:] if i not in request.ignore)
+                else:
+                    ids.extend(i for i in channel_ids if i in recent and i not in request.ignore)
             ids.sort()
             request.notifications = [notification(notif_id) for notif_id in ids]
             key_ids = channel_device_keys(request.websocket)

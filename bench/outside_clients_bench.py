@@ -535,6 +535,7 @@ class BenchClient:
                             self.received[int(change["state"])] = (
                                 arrived,
                                 change.get("last_updated"),
+                                notification.get("id"),
                             )
 
     async def close(self):
@@ -866,8 +867,18 @@ class OutsideClientsBench:
             "server_after": self.sampler.now(),
             "log": self.server.warnings()[log_lines_before:],
             "bus_rows": self.bus_last_id() - bus_last_id,
-            **self.deliveries(load),
+            **self.deliveries(load, self.bus_rows_written(bus_last_id)),
         }
+
+    def bus_rows_written(self, after_id):
+        """{bus row id: when its transaction started (epoch s)}: the state writer's flush."""
+        return dict(
+            query(
+                self.registry,
+                "SELECT id, extract(epoch FROM create_date) FROM bus_bus WHERE id > %s",
+                (after_id,),
+            )
+        )
 
     def bus_last_id(self):
         return query(self.registry, "SELECT coalesce(max(id), 0) FROM bus_bus")[0][0]
@@ -898,7 +909,7 @@ class OutsideClientsBench:
         arrivals = [c.received[v][0] for c in open_clients for v in finals]
         return max(arrivals, default=load["finished"]) - load["finished"]
 
-    def deliveries(self, load):
+    def deliveries(self, load, written):
         first, count, rate = load["first_value"], load["count"], load["rate"]
         storm_values = range(first, first + count)
         connected = [client for client in self.clients if client.connect_s is not None]
@@ -911,15 +922,23 @@ class OutsideClientsBench:
         slowest_p99 = 0.0
         ha_times = {}
         by_kind = collections.defaultdict(list)
+        # Each delivery split where the state writer's flush began (its bus row's create_date):
+        # Home Assistant and the connector before it, the flush, PostgreSQL's notification,
+        # the dispatch and the client after it.
+        to_flush_ms, from_flush_ms = [], []
         for client in connected:
             delivered = 0
             client_latencies = []
-            for value, (arrived, last_updated) in client.received.items():
+            for value, (arrived, last_updated, notification_id) in client.received.items():
                 if value not in storm_values:
                     continue
                 delivered += 1
                 sent = load["started"] + (value - first) / rate
                 client_latencies.append((arrived - sent) * 1000)
+                flushed = written.get(notification_id)
+                if flushed is not None:
+                    to_flush_ms.append((float(flushed) - sent) * 1000)
+                    from_flush_ms.append((arrived - float(flushed)) * 1000)
                 if last_updated:
                     if last_updated not in ha_times:
                         ha_times[last_updated] = epoch(last_updated)
@@ -951,6 +970,8 @@ class OutsideClientsBench:
                 kind: percentiles(values) for kind, values in sorted(by_kind.items())
             },
             "ha_latency_ms": percentiles(ha_latencies_ms),
+            "to_flush_ms": percentiles(to_flush_ms),
+            "from_flush_ms": percentiles(from_flush_ms),
             "slowest_client_p99_ms": slowest_p99,
             "deliveries": len(latencies_ms),
             "closed": closed,
@@ -1085,6 +1106,15 @@ class OutsideClientsBench:
             print(
                 f"    {kind} sockets: p50 {fmt(by_kind['p50'])}  p95 {fmt(by_kind['p95'])}"
                 f"  p99 {fmt(by_kind['p99'])}  max {fmt(by_kind['max'])}"
+            )
+        for label, key in (
+            ("send -> start of the writer's flush", "to_flush_ms"),
+            ("start of the flush -> client", "from_flush_ms"),
+        ):
+            stage = storm[key]
+            print(
+                f"    {label} (ms): p50 {fmt(stage['p50'])}  p95 {fmt(stage['p95'])}"
+                f"  p99 {fmt(stage['p99'])}  max {fmt(stage['max'])}"
             )
         print(
             f"  CPU % during the storm: {cpu_line(storm['cpu'])}; load average at its end"

@@ -13,6 +13,7 @@ from odoo.http import root
 from odoo.tests import tagged
 
 from odoo.addons.bus import websocket as bus_websocket
+from odoo.addons.bus.models import bus as bus_models
 from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.addons.bus.websocket import CloseCode
 
@@ -102,6 +103,38 @@ class TestBatchedDispatch(SocketMixin, WebsocketCase, HaTestCommon):
         self.assertLessEqual(len(cursors), 3, "the woken sockets are read together")
         # Nor is any socket's own thread woken to send its frame: the batch sends them.
         self.assertEqual(wakeups, [])
+
+    def test_new_sockets_catch_up_together_on_what_odoos_poll_gives_them(self):
+        # Changes from before the sockets opened: a socket without a last id gets the
+        # notifications of its channels from Odoo's last TIMEOUT seconds.
+        self._change_kitchen_and_ping(self.user_member, self.manager)
+        session = self.authenticate("ha_test_member", "ha_test_member")
+        self.session = None
+        polls = []
+        odoo_poll = bus_models.ImBus._poll
+
+        def counting_poll(model, *args, **kwargs):
+            polls.append(args)
+            return odoo_poll(model, *args, **kwargs)
+
+        # On Odoo's own class: one the batch knows it may answer for.
+        self.startPatcher(patch.object(bus_models.ImBus, "_poll", counting_poll))
+        clients = []
+        for _ in range(3):
+            client = self.websocket_connect(cookie=f"session_id={session.sid};")
+            self.subscribe(client, [], 0)
+            clients.append(client)
+        self.assertEqual(polls, [], "no socket was read on its own")
+        (server_socket, *_others) = (
+            server_socket
+            for server_sockets in self._subscribed().values()
+            for server_socket in server_sockets
+            if server_socket._session.sid == session.sid
+        )
+        expected = self.env["bus.bus"]._poll(server_socket._channels, 0, [])
+        self.assertIn("light.kitchen", json.dumps(expected))
+        for client in clients:
+            self.assertEqual(json.loads(client.recv()), expected)
 
     def test_a_notification_is_sent_once_and_nothing_is_sent_twice(self):
         socket = self._connect("ha_test_member")
