@@ -4,6 +4,11 @@ from . import ha_registry_mirror  # first: ha.area, ha.device and ha.entity inhe
 # isort: on
 from . import (
     ha_area,
+    ha_automation_action,
+    ha_automation_event,
+    ha_automation_firing,
+    ha_automation_rule,
+    ha_automation_rule_engine,
     ha_device,
     ha_device_key,
     ha_entity,
@@ -16,6 +21,7 @@ from . import (
     ha_instance,
     ha_machine,
     ha_machine_reading,
+    ha_machine_service_plan,
     ha_machine_session,
     ha_machine_state,
     ha_realtime_update,
