@@ -25,6 +25,11 @@ Measured, each with a fresh ``ha.instance`` hosted in this process by
         scripted server's schedule. Missing: diffs without a history row; lost finals as above;
         latency from each diff's ``last_updated`` (the scripted server's clock when it sent it)
         to the commit of its row as another session sees it (``connector_bench.Observer``).
+    Rules (``--rules N``, off by default)
+        N active ``ha.automation.rule`` on the sensors of the ceiling and paced runs, "above"
+        thresholds the rising values cross once per sensor, each scheduling an activity: the
+        ceiling with them against the ceiling without (run the benchmark twice), and the
+        latency from Home Assistant's change to the commit of each firing's actions.
     Initial sync
         For each ``--sizes`` N: from the supervisor's start to the instance being "connected"
         (written once the snapshot is committed) with N active ``ha.entity`` rows.
@@ -50,7 +55,7 @@ from pathlib import Path
 
 import psutil
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
@@ -59,12 +64,16 @@ SCRIPTED_HA = ADDON_DIR / "tests" / "scripted_ha.py"
 CONNECT_TIMEOUT_S = 300.0
 SETTLE_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.02
+# After the stream, time for the last firings of the rules to run their actions.
+RULES_SETTLE_S = 3.0
 # Time for a new connection's backfill and first allocations to settle before RSS is read.
 MEMORY_SETTLE_S = 3.0
 TARGETS = {
     "ceiling": 2000,
     "sync_10000": 10.0,
     "memory_mb": 50.0,
+    # Rules evaluated and their actions run within a second, at 100 changes/s.
+    "rule_p50_ms": 1000,
 }
 
 
@@ -178,6 +187,49 @@ class ScriptedBench:
         self._cleanups.callback(self.delete_instances, ids)
         return ids
 
+    def create_rules(self, instance_id, count, first_threshold, step):
+        """``count`` active rules on the instance's sensors (each watching every
+        ``count``-th sensor), "above" thresholds from ``first_threshold`` on, ``step`` apart,
+        each with one activity to schedule: the streamed values rise, so each rule fires once
+        per sensor it watches. Deleted with the instance."""
+        if not count:
+            return []
+
+        def create(env):
+            sensors = env["ha.entity"].search([("instance_id", "=", instance_id)], order="id")
+            values = []
+            for n in range(count):
+                watched = sensors[n::count] or sensors[:1]
+                values.append(
+                    {
+                        "name": f"Benchmark rule {n}",
+                        "instance_id": instance_id,
+                        "entity_ids": [Command.set(watched.ids)],
+                        "trigger": "above",
+                        "threshold": first_threshold + n * step,
+                        "action_ids": [
+                            Command.create(
+                                {"kind": "activity", "activity_summary": "{entity} at {state}"}
+                            )
+                        ],
+                    }
+                )
+            return env["ha.automation.rule"].create(values).ids
+
+        return common.run_committed(self.registry, create)
+
+    def firing_latencies(self, rule_ids):
+        """Per firing of ``rule_ids`` whose actions ran: ms from Home Assistant's change to
+        the commit of the firing's result (its write_date), and the firings not done."""
+        rows = common.query(
+            self.registry,
+            "SELECT state, EXTRACT(EPOCH FROM (write_date - event_at)) * 1000"
+            " FROM ha_automation_firing WHERE rule_id = ANY(%s)",
+            (list(rule_ids),),
+        )
+        done = [ms for state, ms in rows if state == "done"]
+        return common.percentiles(done), len(done), len(rows) - len(done)
+
     def delete_instances(self, ids):
         common.run_committed(
             self.registry, lambda env: env["ha.instance"].browse(ids).exists().unlink()
@@ -215,6 +267,9 @@ class ScriptedBench:
         (instance_id,) = self.create_instances(server, 1)
         supervisor = self.host([instance_id])
         self.wait_connected([instance_id], sensors)
+        rule_ids = self.create_rules(
+            instance_id, self.args.rules, 10**6 + count // 2, max(1, count // (4 * sensors))
+        )
         time.sleep(1.0)  # the backfill of the new sensors, which is not what is measured
         first_row = common.query(
             self.registry, "SELECT COALESCE(max(id), 0) FROM ha_entity_history"
@@ -261,7 +316,14 @@ class ScriptedBench:
             "lost_finals": lost,
             "flushes": flushes,
             "odoo_cpu_percent": 100 * cpu_used / elapsed,
+            "rules": len(rule_ids),
         }
+        if rule_ids:
+            time.sleep(RULES_SETTLE_S)
+            latency, done, not_done = self.firing_latencies(rule_ids)
+            self.results["ceiling"].update(
+                firings_done=done, firings_not_done=not_done, firing_latency_ms=latency
+            )
         supervisor.stop()
 
     def measure_paced(self, rate):
@@ -274,6 +336,9 @@ class ScriptedBench:
         self._cleanups.callback(observer.stop)
         supervisor = self.host([instance_id])
         self.wait_connected([instance_id], sensors)
+        rule_ids = self.create_rules(
+            instance_id, self.args.rules, 10**6 + count // 4, max(1, count // (2 * sensors))
+        )
         time.sleep(1.0)  # the backfill of the new sensors, which is not what is measured
         observer.collect()
         first_row = common.query(
@@ -306,8 +371,19 @@ class ScriptedBench:
         flushes = supervisor.connectors[instance_id].writer.flush_count - flushes_before
         if roll_up_job is not None:
             roll_up_job.stop()
+        firings = {}
+        if rule_ids:
+            time.sleep(RULES_SETTLE_S)
+            latency, done, not_done = self.firing_latencies(rule_ids)
+            firings = {
+                "rules": len(rule_ids),
+                "firings_done": done,
+                "firings_not_done": not_done,
+                "firing_latency_ms": latency,
+            }
         supervisor.stop()
         return {
+            **firings,
             "rate": rate,
             "changes": count,
             "sent_per_s": count / float(sent_s),
@@ -391,6 +467,28 @@ class ScriptedBench:
 
     # Report ------------------------------------------------------------------------------
 
+    @staticmethod
+    def rule_rows(figures, target_p50_ms=None):
+        """Report rows of the rules' firings in a run, if it had rules."""
+        if not figures.get("rules"):
+            return []
+        latency = figures["firing_latency_ms"]
+        p50 = latency["p50"]
+        return [
+            (
+                f"  {figures['rules']} rules: firings done / not done",
+                f"{figures['firings_done']} / {figures['firings_not_done']}",
+                "",
+                None,
+            ),
+            (
+                "  firing latency p50/p99/max, HA's change -> actions committed",
+                f"{p50 or 0:.0f} / {latency['p99'] or 0:.0f} / {latency['max'] or 0:.0f} ms",
+                f"p50 <= {target_p50_ms} ms" if target_p50_ms else "",
+                None if target_p50_ms is None else p50 is not None and p50 <= target_p50_ms,
+            ),
+        ]
+
     def print_report(self):
         r = self.results
         start = " ".join(f"{x:.2f}" for x in r["load_average_at_start"])
@@ -427,6 +525,7 @@ class ScriptedBench:
                 None,
             )
         )
+        rows += self.rule_rows(c)
         for paced in r.get("paced", ()):
             latency = paced["latency_ms"]
             rows.append(
@@ -454,6 +553,7 @@ class ScriptedBench:
                     None,
                 )
             )
+            rows += self.rule_rows(paced, target_p50_ms=TARGETS["rule_p50_ms"])
             calls = paced["roll_up_calls_ms"]
             if calls:
                 rows.append(
@@ -555,6 +655,13 @@ def parse_args():
         metavar="SECONDS",
         help="during the paced runs, run the history statistics' cron job (_cron_roll_up) this"
         " often (default: never; the cron runs every 5 minutes)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=int,
+        default=0,
+        help="active Home Assistant rules on the ceiling's and the paced runs' sensors"
+        " (default: none); their firings' latency is reported",
     )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     return parser.parse_known_args()
