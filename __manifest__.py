@@ -35,6 +35,7 @@ granted per group of users.
         "views/ha_dashboard_action.xml",
         "views/res_config_settings_views.xml",
         "views/ha_history_action.xml",
+        "views/ha_automation_views.xml",
         "views/ha_menus.xml",
     ],
     "assets": {
