@@ -15,16 +15,15 @@ from odoo.http import request
 
 from ..hass import errors
 from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS_FIELDS
+from ..models.ha_service_policy import SERVICE_CALL_TIMEOUT_S, refusal_message
 from ..models.ha_service_request import RepeatedError
 from ..models.res_groups import MANAGER_GROUP, USER_GROUP
-from ..policy.services import GENERIC_DOMAIN, ServiceRefused, check_user_call
 from . import instance_resolver
 from .params import REQUEST_ID_RE, SLUG_RE, ApiError, Params
 
 _logger = logging.getLogger(__name__)
 
 PREFIX = "/odoo_ha_addon"
-SERVICE_CALL_TIMEOUT_S = 10.0
 # Kinds of Home Assistant's search/related answer that list entities.
 RELATED_ENTITY_KINDS = ("automation", "script", "scene")
 HISTORY_DEFAULT_RANGE = timedelta(hours=24)
@@ -133,75 +132,12 @@ def readable_entities(env, instance, entity_ids):
     """The entities among ``entity_ids`` of ``instance`` that the user of ``env`` may read, in
     the order of ``entity_ids``: what the record rules allow (managers all, Home Assistant
     users their groups' entities, anyone a current share's). Every route that names entities
-    goes through this."""
-    found = env["ha.entity"].search(
-        [("instance_id", "=", instance.id), ("entity_id", "in", entity_ids)]
-    )
-    by_id = {entity.entity_id: entity for entity in found}
-    return env["ha.entity"].union(*(by_id[e] for e in entity_ids if e in by_id))
+    goes through this (``ha.service.policy._readable_entities``)."""
+    return env["ha.service.policy"]._readable_entities(instance, entity_ids)
 
 
-def _refusal_message(refusal):
-    """The sentence, in the user's language, for a refusal of policy/services.py."""
-    params = refusal.params
-    messages = {
-        "no_entities": lambda: _(
-            "%(service)s needs the entities it acts on in “entity_id”.", **params
-        ),
-        "target_in_data": lambda: _("Name the entities in “entity_id”, not in the service data."),
-        "service_not_allowed": lambda: _(
-            "You may not call %(service)s on these entities: only managers may.", **params
-        ),
-        "other_domain": lambda: _(
-            "%(service)s may only act on entities of the domain %(domain)s.", **params
-        ),
-        "own_service_only": lambda: _(
-            "%(service)s runs a script of its own: you may call it on that script only.", **params
-        ),
-        "field_not_allowed": lambda: _(
-            "You may not send “%(field)s” with %(service)s: only managers may.", **params
-        ),
-        "bad_number": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be a number.", **params
-        ),
-        "bad_number_range": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be a number from %(minimum)s to "
-            "%(maximum)s.",
-            **params,
-        ),
-        "bad_boolean": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be true or false.", **params
-        ),
-        "bad_rgb": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be three integers from 0 to 255.",
-            **params,
-        ),
-        "bad_one_of": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be one of its %(attribute)s.",
-            **params,
-        ),
-        "bad_choice": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be one of: %(choices)s.", **params
-        ),
-        "bad_text": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be a text of %(minimum)s to "
-            "%(maximum)s characters.",
-            **params,
-        ),
-        "bad_date": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be a date (YYYY-MM-DD).", **params
-        ),
-        "bad_time": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be a time (HH:MM or HH:MM:SS).",
-            **params,
-        ),
-        "bad_datetime": lambda: _(
-            "“%(field)s” of %(service)s for %(entity)s must be a date and time "
-            "(YYYY-MM-DDTHH:MM:SS and its offset).",
-            **params,
-        ),
-    }
-    return messages[refusal.reason]()
+# The sentence of a refusal of policy/services.py (the service-call policy's, in the model).
+_refusal_message = refusal_message
 
 
 class HaApiController(http.Controller):
@@ -377,16 +313,11 @@ class HaApiController(http.Controller):
         service_data = params.service_data("service_data")
         request_id = params.string("request_id", pattern=REQUEST_ID_RE)
         params.done()
-        env = request.env
-        if _is_manager(env):
-            # Managers may call any service of their instance, with any target.
-            payload = {"domain": domain, "service": service, "service_data": service_data}
-            if entity_ids:
-                payload["target"] = {"entity_id": entity_ids}
-        else:
-            payload = self._checked_user_service_call(
-                instance, domain, service, entity_ids, service_data
-            )
+        # Managers: any service, any target; anyone else: only on entities they control, only
+        # what their controls do (AccessError or UserError otherwise: see ha.service.policy).
+        payload = request.env["ha.service.policy"]._service_call_payload(
+            instance, domain, service, entity_ids, service_data
+        )
         answer = {"domain": domain, "service": service, "entity_ids": entity_ids}
 
         def call():
@@ -403,47 +334,6 @@ class HaApiController(http.Controller):
                 request_id, call, _failure_or_unexpected, SERVICE_CALL_TIMEOUT_S + 5
             )
         return call()
-
-    def _checked_user_service_call(self, instance, domain, service, entity_ids, service_data):
-        """The call a user who is not a manager may make, or ``ApiError``: only on entities
-        they control, only what their controls do (policy/services.py)."""
-        # The label apart: the translation extractor reads literal arguments only.
-        label = f"{domain}.{service}"
-        denied = ApiError(
-            _("You may not call %(service)s on these entities.", service=label), "access_denied"
-        )
-        entities = self._entities(instance, entity_ids)
-        if len(entities) != len(entity_ids):
-            raise denied
-        user = request.env.user
-        if entities._controllable_by(user) != entities:
-            raise denied
-        if domain == GENERIC_DOMAIN and entities._controllable_by(user, shares=False) != entities:
-            # A share grants its entities' own services only (light.turn_on, not
-            # homeassistant.turn_on): what the person may do is what the portal shows.
-            raise ApiError(
-                _refusal_message(
-                    ServiceRefused(
-                        "other_domain", service=f"{domain}.{service}", domain=entities[0].domain
-                    )
-                ),
-                "access_denied",
-            )
-        try:
-            check_user_call(
-                domain,
-                service,
-                [(entity.entity_id, entity.attributes or {}) for entity in entities],
-                service_data,
-            )
-        except ServiceRefused as refusal:
-            raise ApiError(_refusal_message(refusal), refusal.error_type) from None
-        return {
-            "domain": domain,
-            "service": service,
-            "service_data": service_data,
-            "target": {"entity_id": entity_ids},
-        }
 
     @api_route("entity_related")
     def entity_related(self, params):

@@ -25,6 +25,7 @@ from . import (
     ha_machine_session,
     ha_machine_state,
     ha_realtime_update,
+    ha_service_policy,
     ha_service_request,
     ha_ws_request_queue,
     ir_http,

@@ -25,7 +25,7 @@ class HaAutomationRule(models.Model):
 
     _name = "ha.automation.rule"
     _description = "Home Assistant Rule"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "sequence, name, id"
 
     name = fields.Char(required=True, tracking=True)
