@@ -329,7 +329,7 @@ class TestRuleAccess(ShareCommon, RuleCommon):
             .create(self.new_values["ha.automation.rule"])
         )
         self.env["ha.automation.action"].with_user(self.manager).create(
-            {"rule_id": rule.id, "kind": "message", "body": "{state}"}
+            {"rule_id": rule.id, "kind": "activity", "activity_summary": "{state}"}
         )
         # Firings and events are the engine's and the state writer's to write, not anyone's.
         for model in ("ha.automation.firing", "ha.automation.event"):
