@@ -21,6 +21,7 @@ from . import (
     test_history_lifecycle,
     test_history_rollups,
     test_install,
+    test_machine_service_plans,
     test_machine_usage,
     test_models,
     test_outside_client,
