@@ -24,7 +24,7 @@ class HaMachine(models.Model):
 
     _name = "ha.machine"
     _description = "Monitored Machine"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "sequence, name, id"
 
     name = fields.Char(required=True, tracking=True)
