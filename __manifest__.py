@@ -18,6 +18,7 @@ granted per group of users.
         "security/ir.model.access.csv",
         "security/ha_record_rules.xml",
         "data/ha_cron.xml",
+        "data/ha_automation_cron.xml",
         "views/ha_instance_views.xml",
         "views/ha_entity_group_tag_views.xml",
         "views/ha_entity_group_views.xml",

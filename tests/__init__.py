@@ -1,6 +1,7 @@
 from . import (
     test_access,
     test_api,
+    test_automation_rules,
     test_bad_input,
     test_bus_batch,
     test_bus_live,
