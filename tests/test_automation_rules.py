@@ -556,6 +556,11 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
         self.feed("binary_sensor.door", "on")
         self.evaluate()
         firing = self.firings(rule)
+        # The owner may not create contacts: the action fails and is retried.
+        self.assertEqual(firing.state, "retrying")
+        self.assertIn("res.partner", firing.error)
+        self.manager.groups_id = [Command.link(self.env.ref("base.group_partner_manager").id)]
+        self.evaluate(now=firing.next_attempt_at)
         self.assertEqual(firing.state, "done", firing.error)
         partner = self.env["res.partner"].search([("name", "=", "Rule fired: on")])
         self.assertEqual(len(partner), 1)
