@@ -19,6 +19,7 @@ granted per group of users.
         "security/ha_record_rules.xml",
         "security/ha_machine_service_security.xml",
         "data/ha_cron.xml",
+        "data/ha_automation_cron.xml",
         "data/ha_machine_service_cron.xml",
         "views/ha_instance_views.xml",
         "views/ha_entity_group_tag_views.xml",

@@ -23,6 +23,7 @@ import threading
 from ..hass import errors
 from ..hass.client import HAClient
 from . import registry_sync, request_queue
+from .automation_events import RuleEvaluations
 from .history_backfill import HistoryBackfill
 from .orm import InstanceOrm
 from .shared import LaneExecutor, LanePool
@@ -54,6 +55,7 @@ class InstanceConnector(threading.Thread):
         self.client = None
         self.writer = None
         self.backfill = None
+        self.rules = None
         self._ready = threading.Event()
         self._bookkeeping = LaneExecutor(self.shared.bookkeeping, BOOKKEEPING_LANE_WIDTH)
         self._resync_handle = None
@@ -112,11 +114,14 @@ class InstanceConnector(threading.Thread):
         # lane is shut down with the loop, the shared pool is not.
         self.loop.set_default_executor(LanePool(self.shared.resolver))
         self._status_lock = asyncio.Lock()
+        # Rules are evaluated on the bookkeeping lane once the writer committed their events.
+        self.rules = RuleEvaluations(self.db, self.instance_id, self._bookkeeping)
         self.writer = EntityStateWriter(
             self.db,
             self.instance_id,
             LaneExecutor(self.shared.writers),
             on_new_recording=self._on_new_recording,
+            on_rule_events=self.rules.request,
         )
         self.client = HAClient(
             self.url,
@@ -134,12 +139,14 @@ class InstanceConnector(threading.Thread):
             on_machine_deadline=self.writer.wake_at,
         )
         writer_task = asyncio.create_task(self.writer.run())
+        rules_task = asyncio.create_task(self.rules.run())
         self._ready.set()
         try:
             await self.client.run()
         finally:
             self.final_status = self.client.status
             writer_task.cancel()
+            rules_task.cancel()
             self.backfill.cancel()
             try:
                 await self.writer.flush()

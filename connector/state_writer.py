@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from psycopg2.extras import Json, execute_values
 
 from ..hass.backoff import Backoff
-from . import machine_usage
+from . import automation_events, machine_usage
 from .history_rows import history_row, insert_history_rows
 from .orm import BUS_MAX_CHANGES, InstanceOrm
 from .settings import split_domains
@@ -67,11 +67,16 @@ def parse_ha_time(value):
 
 
 class EntityStateWriter:
-    def __init__(self, db, instance_id, executor, on_new_recording=None):
-        """``executor`` runs the writer's SQL, one job at a time in order."""
+    def __init__(self, db, instance_id, executor, on_new_recording=None, on_rule_events=None):
+        """``executor`` runs the writer's SQL, one job at a time in order;
+        ``on_rule_events`` is called on the event loop after a flush that recorded events
+        for rules (automation_events.py)."""
         self.db = db
         self.instance_id = instance_id
         self._on_new_recording = on_new_recording
+        self._on_rule_events = on_rule_events
+        # Set by the writer's thread when a flush recorded rule events; read by the loop.
+        self._rule_events = False
         self._latest = {}
         self._points = []
         self._snapshot_ids = None
@@ -148,6 +153,10 @@ class EntityStateWriter:
                 self._snapshot_committed.set()
             if new_recording and self._on_new_recording is not None:
                 self._on_new_recording()
+            if self._rule_events:
+                self._rule_events = False
+                if self._on_rule_events is not None:
+                    self._on_rule_events()
         except Exception as error:  # noqa: BLE001 - every failure is retried, none dropped
             self._merge_back(*batch)
             delay = backoff.next_delay()
@@ -253,6 +262,8 @@ class EntityStateWriter:
         written, new_recording = self._upsert_entities(cr, present, links)
         gone = self._archive_entities(cr, removed, snapshot_ids)
         self._append_history(cr, points, written)
+        if automation_events.record_events(cr, self.instance_id, points, written):
+            self._rule_events = True
         machines_changed = self._process_machine_readings(cr, points, written)
         orm = InstanceOrm(self.db, cr, self.instance_id)
         if machines_changed:

@@ -35,9 +35,9 @@ DATA_DIRS = ("views", "security", "data", "report", "wizard", "demo")
 # Python that is not part of the Odoo module itself.
 NON_ODOO_PYTHON_DIRS = ("hass", "policy", "tests", "docker", ".ci", "bench")
 # Pure packages: no odoo import, importable as top-level packages by the standalone tier.
-PURE_PACKAGES = ("hass", "policy", "usage", "placement")
+PURE_PACKAGES = ("hass", "policy", "usage", "placement", "automation")
 # Layers below the models: models/ imports them, they never import models/.
-BELOW_MODELS = ("hass", "policy", "usage", "placement", "connector")
+BELOW_MODELS = ("hass", "policy", "usage", "placement", "automation", "connector")
 ADDON_MODULE = f"odoo.addons.{ADDON_NAME}"
 REQUIRED_DEPENDS = {"base", "web", "mail", "bus"}
 REQUIRED_PYTHON_DEPENDENCIES = {"websockets", "requests"}

@@ -1,0 +1,118 @@
+"""What a state must be for a rule's trigger to hold.
+
+A trigger is a *level*: it holds or not for each state of an entity, and the rule fires when
+it starts to hold (``watch.py``), not on every state for which it holds:
+
+- ``state_to`` X: the state is X;
+- ``state_from`` X: the state is not X (fires when the entity leaves X);
+- ``above`` T / ``below`` T: the state is a number greater / less than T; a state that is
+  not a number (``unavailable``) is neither above nor below anything;
+- ``unavailable``: the state is ``unavailable`` or ``unknown``;
+- ``attribute`` A with a value V: attribute A equals V (as text; numbers compare as numbers,
+  ``true``/``false`` as booleans);
+- ``attribute`` A without a value: not a level but an edge, every change of A's value fires
+  (``Trigger.on_change``; a value absent before or after counts as a change).
+"""
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STATE_TO = "state_to"
+STATE_FROM = "state_from"
+ABOVE = "above"
+BELOW = "below"
+ATTRIBUTE = "attribute"
+UNAVAILABLE = "unavailable"
+KINDS = (STATE_TO, STATE_FROM, ABOVE, BELOW, ATTRIBUTE, UNAVAILABLE)
+
+UNAVAILABLE_STATES = frozenset({"unavailable", "unknown"})
+
+
+def number(text: str | None) -> float | None:
+    """The finite number ``text`` spells, else None."""
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except (ValueError, AttributeError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def value_text(value: Any) -> str:
+    """An attribute value as the text rules compare: strings as they are, booleans as
+    ``true``/``false``, whole numbers without a decimal point, anything else as compact JSON
+    with sorted keys (so equal values give equal texts)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def same_value(text: str | None, expected: str) -> bool:
+    """Whether the attribute text ``text`` (``value_text``) is the value ``expected`` a
+    person typed."""
+    if text is None:
+        return False
+    expected = expected.strip()
+    if text == expected:
+        return True
+    if text in ("true", "false"):
+        return text == expected.lower()
+    left, right = number(text), number(expected)
+    return left is not None and right is not None and left == right
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str
+    state: str | None = None
+    threshold: float = 0.0
+    attribute: str | None = None
+    attribute_value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown trigger kind {self.kind!r}")
+
+    @property
+    def on_change(self) -> bool:
+        """Every change of the attribute fires (no value to compare with)."""
+        return self.kind == ATTRIBUTE and not (self.attribute_value or "").strip()
+
+    @property
+    def uses_attributes(self) -> bool:
+        return self.kind == ATTRIBUTE
+
+    def watched_value(self, attributes: Mapping[str, Any] | None) -> str | None:
+        """The text of the watched attribute in ``attributes``; None when absent (or when
+        the trigger watches no attribute)."""
+        if self.kind != ATTRIBUTE or not self.attribute or not attributes:
+            return None
+        if self.attribute not in attributes:
+            return None
+        return value_text(attributes[self.attribute])
+
+    def holds(self, state: str | None, attributes: Mapping[str, Any] | None = None) -> bool:
+        """Whether this level trigger holds for ``state``; always False for ``on_change``."""
+        target = (self.state or "").strip()
+        if self.kind in (STATE_TO, STATE_FROM):
+            return (state == target) is (self.kind == STATE_TO)
+        if self.kind in (ABOVE, BELOW):
+            value = number(state)
+            if value is None:
+                return False
+            return value > self.threshold if self.kind == ABOVE else value < self.threshold
+        if self.kind == UNAVAILABLE:
+            return state in UNAVAILABLE_STATES
+        return not self.on_change and same_value(
+            self.watched_value(attributes), self.attribute_value or ""
+        )
