@@ -579,7 +579,7 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
         self.feed("binary_sensor.door", "on")
         self.assertEqual(self.event_count(), 0)
         # An inactive rule, or one of another entity, records nothing for the door.
-        self.make_rule(self.door, active=False)
+        self.make_rule(self.door, active=False, trigger_state="on")
         self.make_rule(self.temperature, trigger="above", threshold=0)
         self.feed("binary_sensor.door", "off")
         self.assertEqual(self.event_count(), 0)
