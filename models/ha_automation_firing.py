@@ -1,7 +1,7 @@
 import logging
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..automation.retries import retry_delay_s
 
@@ -55,6 +55,16 @@ class HaAutomationFiring(models.Model):
     _sql_constraints = [
         ("rule_key_unique", "UNIQUE(rule_id, key)", "A rule fires once per crossing."),
     ]
+
+    @api.depends("rule_id", "entity_id", "event_state")
+    def _compute_display_name(self):
+        for firing in self:
+            firing.display_name = self.env._(
+                "%(rule)s: %(entity)s %(state)s",
+                rule=firing.rule_id.name or "",
+                entity=firing.entity_id.name or "",
+                state=firing.event_state or "",
+            )
 
     def _run_actions(self, now=None):
         """Run, as the rule's owner, the actions of each firing of ``self`` (superuser records)
