@@ -2,6 +2,7 @@ from . import (
     test_access,
     test_api,
     test_automation_actions,
+    test_automation_nodes,
     test_automation_rules,
     test_automation_ui,
     test_bad_input,
