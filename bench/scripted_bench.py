@@ -197,6 +197,9 @@ class ScriptedBench:
 
         def create(env):
             sensors = env["ha.entity"].search([("instance_id", "=", instance_id)], order="id")
+            # Actions run as a Home Assistant manager; the superuser is no rule owner.
+            owner = env.ref("base.user_admin")
+            owner.groups_id = [Command.link(env.ref("odoo_ha_addon.group_ha_manager").id)]
             values = []
             for n in range(count):
                 watched = sensors[n::count] or sensors[:1]
@@ -204,6 +207,7 @@ class ScriptedBench:
                     {
                         "name": f"Benchmark rule {n}",
                         "instance_id": instance_id,
+                        "owner_id": owner.id,
                         "entity_ids": [Command.set(watched.ids)],
                         "trigger": "above",
                         "threshold": first_threshold + n * step,
