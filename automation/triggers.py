@@ -116,3 +116,28 @@ class Trigger:
         return not self.on_change and same_value(
             self.watched_value(attributes), self.attribute_value or ""
         )
+
+
+def outcome(triggers: tuple["Trigger", ...], state: str | None, attributes: Any) -> tuple:
+    """What ``triggers`` make of one state: whether each level trigger holds, and the
+    watched attribute's text for each trigger that fires on every change of it."""
+    return tuple(
+        trigger.watched_value(attributes) if trigger.on_change else trigger.holds(state, attributes)
+        for trigger in triggers
+    )
+
+
+def states_that_matter(
+    states: list[tuple[str | None, Any]], triggers: tuple["Trigger", ...]
+) -> list[int]:
+    """The indexes, among one entity's consecutive ``states`` ((state, attributes), in
+    order), of those whose ``outcome`` differs from the state before: the others change
+    nothing for the rules. The first one is always kept (what came before it is not known
+    here)."""
+    kept, previous = [], None
+    for index, (state, attributes) in enumerate(states):
+        current = outcome(triggers, state, attributes)
+        if index == 0 or current != previous:
+            kept.append(index)
+        previous = current
+    return kept

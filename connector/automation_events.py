@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from psycopg2.extras import Json, execute_values
 
+from ..automation import triggers
 from ..hass.backoff import Backoff
 
 _logger = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 30.0
 
 _WATCHED_QUERY = """
-    SELECT rel.entity_id, bool_or(r."trigger" = 'attribute')
+    SELECT rel.entity_id, r."trigger", r.trigger_state, r.threshold, r.attribute,
+           r.attribute_value
       FROM ha_automation_rule r
       JOIN ha_automation_rule_entity_rel rel ON rel.rule_id = r.id
      WHERE r.instance_id = %s AND r.active
-     GROUP BY rel.entity_id
 """
 
 
@@ -51,29 +53,44 @@ def _ha_time(value):
 
 
 def watched_entities(cr, instance_id):
-    """ha.entity id -> whether an attribute rule watches it, for the instance's active
-    rules."""
+    """ha.entity id -> the triggers of the instance's active rules that watch it."""
     cr.execute(_WATCHED_QUERY, (instance_id,))
-    return dict(cr.fetchall())
+    watched = defaultdict(set)
+    for entity_id, kind, state, threshold, attribute, attribute_value in cr.fetchall():
+        with contextlib.suppress(ValueError):
+            watched[entity_id].add(
+                triggers.Trigger(kind, state, threshold or 0.0, attribute, attribute_value)
+            )
+    return {entity_id: tuple(found) for entity_id, found in watched.items()}
 
 
 def record_events(cr, instance_id, points, written):
     """Insert the states among ``points`` ((entity_id, state dict), as the writer stores
     them) of entities watched by an active rule; ``written``: entity_id -> (ha.entity id,
-    ...). Returns how many were recorded."""
+    ...). Of the states one flush stores for an entity, only those that change what the
+    rules' triggers make of it are recorded (``triggers.states_that_matter``): at the
+    writer's ceiling a flush holds hundreds of states per entity. Returns how many were
+    recorded."""
     if not points:
         return 0
     watched = watched_entities(cr, instance_id)
     if not watched:
         return 0
-    rows = []
+    by_entity = defaultdict(list)
     for entity_id, state in points:
         record_id = written.get(entity_id, (None,))[0]
-        if record_id not in watched:
-            continue
-        attributes = Json(state.get("attributes") or {}) if watched[record_id] else None
-        changed_at = _ha_time(state.get("last_updated") or state.get("last_changed"))
-        rows.append((instance_id, record_id, state.get("state"), attributes, changed_at))
+        if record_id in watched:
+            by_entity[record_id].append(state)
+    rows = []
+    for record_id, states in by_entity.items():
+        rules = watched[record_id]
+        keeps_attributes = any(trigger.uses_attributes for trigger in rules)
+        pairs = [(state.get("state"), state.get("attributes") or {}) for state in states]
+        for index in triggers.states_that_matter(pairs, rules):
+            state = states[index]
+            attributes = Json(pairs[index][1]) if keeps_attributes else None
+            changed_at = _ha_time(state.get("last_updated") or state.get("last_changed"))
+            rows.append((instance_id, record_id, state.get("state"), attributes, changed_at))
     if rows:
         execute_values(
             cr._obj,

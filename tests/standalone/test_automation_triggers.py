@@ -6,7 +6,7 @@ import pytest
 
 from automation.conditions import in_time_window, on_weekday
 from automation.retries import MAX_ATTEMPTS, retry_delay_s
-from automation.triggers import Trigger, number, same_value, value_text
+from automation.triggers import Trigger, number, same_value, states_that_matter, value_text
 
 
 def attr(name, value=None):
@@ -117,3 +117,24 @@ def test_retry_delays_double_up_to_the_cap_then_stop():
     assert all(delay <= 3600 for delay in delays[:-1])
     assert delays[-1] is None
     assert retry_delay_s(0) == 60
+
+
+def test_only_states_that_change_what_the_triggers_make_of_them_matter():
+    above = (Trigger("above", threshold=50), Trigger("below", threshold=10))
+    states = [(str(value), {}) for value in (40, 45, 60, 70, 55, 30, 5, 8, "unavailable", 9)]
+    # 40 first; 60 goes above 50; 30 falls back; 5 goes below 10; "unavailable" is
+    # neither; 9 below again. 45, 70, 55 and 8 change nothing for these rules.
+    assert states_that_matter(states, above) == [0, 2, 5, 6, 8, 9]
+
+
+def test_every_change_of_a_watched_attribute_matters():
+    rules = (Trigger("attribute", attribute="battery"), Trigger("state_to", state="on"))
+    states = [
+        ("on", {"battery": 90}),
+        ("on", {"battery": 90, "other": 1}),
+        ("on", {"battery": 89}),
+        ("off", {"battery": 89}),
+        ("off", {}),
+    ]
+    assert states_that_matter(states, rules) == [0, 2, 3, 4]
+    assert states_that_matter([], rules) == []
