@@ -18,12 +18,13 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC
 
 from psycopg2.extras import Json, execute_values
 
 from ..automation import triggers
 from ..hass.backoff import Backoff
+from .storable import parse_ha_time
 
 _logger = logging.getLogger(__name__)
 
@@ -43,13 +44,6 @@ _WATCHED_QUERY = """
       JOIN ha_automation_rule_entity_rel rel ON rel.rule_id = r.id
      WHERE r.instance_id = %s AND r.active
 """
-
-
-def _ha_time(value):
-    """HA's ISO-8601 timestamp as the naive UTC datetime Odoo stores."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
 
 
 def watched_entities(cr, instance_id):
@@ -89,7 +83,7 @@ def record_events(cr, instance_id, points, written):
         for index in triggers.states_that_matter(pairs, rules):
             state = states[index]
             attributes = Json(pairs[index][1]) if keeps_attributes else None
-            changed_at = _ha_time(state.get("last_updated") or state.get("last_changed"))
+            changed_at = parse_ha_time(state.get("last_updated") or state.get("last_changed"))
             rows.append((instance_id, record_id, state.get("state"), attributes, changed_at))
     if rows:
         execute_values(

@@ -175,7 +175,7 @@ def history_request(entity_ids, start, end=None):
 
 
 def _from_epoch(timestamp):
-    # The same conversion as the live path (hass.messages then state_writer.parse_ha_time),
+    # The same conversion as the live path (hass.messages then storable.parse_ha_time),
     # so a state yields the same key whichever way it arrives.
     return datetime.fromtimestamp(timestamp, tz=UTC).replace(tzinfo=None)
 

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 
 from psycopg2.extras import Json, execute_values
 
@@ -43,7 +42,7 @@ from . import automation_events, machine_usage
 from .history_rows import history_row, insert_history_rows
 from .orm import BUS_MAX_CHANGES, InstanceOrm
 from .settings import split_domains
-from .storable import storable_state, storable_text, text_or_none
+from .storable import parse_ha_time, storable_state, storable_text, text_or_none
 
 _logger = logging.getLogger(__name__)
 
@@ -57,13 +56,6 @@ TICK_GRACE_S = 1.0
 # While a machine is between states, its deadlines are looked at again at least this often:
 # thresholds edited in Odoo may have moved them.
 MAX_TICK_INTERVAL_S = 5.0
-
-
-def parse_ha_time(value):
-    """HA's ISO-8601 timestamp as the naive UTC datetime Odoo stores."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
 
 
 class EntityStateWriter:

@@ -10,6 +10,7 @@ numbers by null. Clean values, nearly all of them, are returned as they are, not
 
 import json
 import math
+from datetime import UTC, datetime
 
 REPLACEMENT = "\ufffd"
 
@@ -80,3 +81,10 @@ def text_or_none(value):
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def parse_ha_time(value):
+    """HA's ISO-8601 timestamp as the naive UTC datetime Odoo stores."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
