@@ -128,16 +128,18 @@ def outcome(triggers: tuple["Trigger", ...], state: str | None, attributes: Any)
 
 
 def states_that_matter(
-    states: list[tuple[str | None, Any]], triggers: tuple["Trigger", ...]
+    states: list[tuple[str | None, Any]],
+    triggers: tuple["Trigger", ...],
+    before: tuple | None = None,
 ) -> list[int]:
     """The indexes, among one entity's consecutive ``states`` ((state, attributes), in
     order), of those whose ``outcome`` differs from the state before: the others change
-    nothing for the rules. The first one is always kept (what came before it is not known
-    here)."""
-    kept, previous = [], None
+    nothing for the rules. ``before``: the ``outcome`` of the state before the first one,
+    when known; otherwise the first one is always kept."""
+    kept, previous = [], before
     for index, (state, attributes) in enumerate(states):
         current = outcome(triggers, state, attributes)
-        if index == 0 or current != previous:
+        if (index == 0 and before is None) or current != previous:
             kept.append(index)
         previous = current
     return kept

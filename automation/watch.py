@@ -68,11 +68,11 @@ class Watch:
         self.fired = True
         return [Crossing(self.holds_since, due_at, self.last_state, self.previous_state)]
 
-    def _open(self, at: datetime) -> None:
+    def _open(self, at: datetime, previous_state: str | None) -> None:
         self.holds = True
         self.holds_since = at
         self.fired = False
-        self.previous_state = self.last_state
+        self.previous_state = self.last_state if previous_state is None else previous_state
 
     def step(
         self,
@@ -81,9 +81,13 @@ class Watch:
         state: str | None,
         attributes: Mapping[str, Any] | None,
         changed_at: datetime,
+        previous_state: str | None = None,
     ) -> list[Crossing]:
         """Apply the entity's state of HA time ``changed_at``; return what fires (marked
-        fired: a crossing is offered once, whatever the caller's conditions decide)."""
+        fired: a crossing is offered once, whatever the caller's conditions decide).
+        ``previous_state``: the entity's state just before, where the caller knows it (the
+        states in between changed nothing for the rule, so the rule may not have seen it);
+        else the last state the rule saw stands for it."""
         if self.last_changed_at is not None and changed_at <= self.last_changed_at:
             return []
         # A window opened earlier that ran its course before this state: fires now, late.
@@ -91,14 +95,14 @@ class Watch:
         if trigger.on_change:
             value = trigger.watched_value(attributes)
             if value != self.last_value:
-                self._open(changed_at)
+                self._open(changed_at, previous_state)
             self.last_value = value
         else:
             if trigger.uses_attributes:
                 self.last_value = trigger.watched_value(attributes)
             holds = trigger.holds(state, attributes)
             if holds and not self.holds:
-                self._open(changed_at)
+                self._open(changed_at, previous_state)
             elif not holds:
                 self.holds, self.holds_since, self.fired = False, None, False
         self.last_state = state

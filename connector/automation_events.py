@@ -36,6 +36,9 @@ DUE_GRACE_S = 0.02
 MAX_SLEEP_S = 60.0
 RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 30.0
+# The longest the rules of a reconnected instance wait for the history of the time it had no
+# connection (a gap fill cut short by a new outage ends it this way).
+HOLD_S = 120
 
 _WATCHED_QUERY = """
     SELECT rel.entity_id, r."trigger", r.trigger_state, r.threshold, r.attribute,
@@ -55,46 +58,168 @@ def watched_entities(cr, instance_id):
             watched[entity_id].add(
                 triggers.Trigger(kind, state, threshold or 0.0, attribute, attribute_value)
             )
-    return {entity_id: tuple(found) for entity_id, found in watched.items()}
+    # In a fixed order: ``RuleMemory`` compares the tuples and the outcomes they give.
+    return {entity_id: tuple(sorted(found, key=_order)) for entity_id, found in watched.items()}
 
 
-def record_events(cr, instance_id, points, written):
+def _order(trigger):
+    return (
+        trigger.kind,
+        trigger.state or "",
+        trigger.threshold,
+        trigger.attribute or "",
+        trigger.attribute_value or "",
+    )
+
+
+class RuleMemory:
+    """What the rules' triggers made of each watched entity's last stored state, kept by the
+    state writer across its flushes: ha.entity id -> (the triggers, their ``outcome``, the
+    state). A state whose outcome is the one remembered changes nothing for any rule and is
+    not recorded; the first state of an entity the writer remembers nothing of always is.
+
+    Only committed flushes update it (``record_events`` returns the updates, the writer
+    applies them once its transaction committed), and a new connection starts it afresh
+    (``clear``): the states stored meanwhile may have come from another node."""
+
+    def __init__(self) -> None:
+        self._entries: dict = {}
+
+    def get(self, record_id, rules):
+        entry = self._entries.get(record_id)
+        return entry if entry is not None and entry[0] == rules else None
+
+    def apply(self, learned):
+        """Take in what a committed flush learned (``record_events``): the entities' new
+        entries, and which entities rules watch now (the others are forgotten)."""
+        if learned is None:
+            return
+        updates, watched_ids = learned
+        for record_id in [rid for rid in self._entries if rid not in watched_ids]:
+            del self._entries[record_id]
+        self._entries.update(updates)
+
+    def clear(self):
+        self._entries.clear()
+
+    def __len__(self):
+        return len(self._entries)
+
+
+def record_events(cr, instance_id, points, written, memory=None):
     """Insert the states among ``points`` ((entity_id, state dict), as the writer stores
     them) of entities watched by an active rule; ``written``: entity_id -> (ha.entity id,
-    ...). Of the states one flush stores for an entity, only those that change what the
-    rules' triggers make of it are recorded (``triggers.states_that_matter``): at the
-    writer's ceiling a flush holds hundreds of states per entity. Returns how many were
-    recorded."""
+    ...). Only the states that change what the rules' triggers make of the entity are
+    recorded (``triggers.states_that_matter``), measured against the last state ``memory``
+    (a ``RuleMemory``) remembers of it: at the writer's ceiling a flush holds hundreds of
+    states per entity, and at any rate most states cross nothing. Each event carries the
+    entity's state before it, where known.
+
+    Returns ``(recorded, learned)``: ``learned`` is for ``memory.apply`` once the
+    transaction committed (None: nothing to learn)."""
     if not points:
-        return 0
+        return 0, None
     watched = watched_entities(cr, instance_id)
     if not watched:
-        return 0
+        return 0, ({}, frozenset())
     by_entity = defaultdict(list)
     for entity_id, state in points:
         record_id = written.get(entity_id, (None,))[0]
         if record_id in watched:
             by_entity[record_id].append(state)
-    rows = []
+    rows, updates = [], {}
     for record_id, states in by_entity.items():
         rules = watched[record_id]
         keeps_attributes = any(trigger.uses_attributes for trigger in rules)
         pairs = [(state.get("state"), state.get("attributes") or {}) for state in states]
-        for index in triggers.states_that_matter(pairs, rules):
+        remembered = memory.get(record_id, rules) if memory is not None else None
+        before = (remembered[1], remembered[2]) if remembered is not None else None
+        outcome_before = before[0] if before is not None else None
+        for index in triggers.states_that_matter(pairs, rules, outcome_before):
             state = states[index]
             attributes = Json(pairs[index][1]) if keeps_attributes else None
             changed_at = parse_ha_time(state.get("last_updated") or state.get("last_changed"))
-            rows.append((instance_id, record_id, state.get("state"), attributes, changed_at))
+            previous = pairs[index - 1][0] if index else (before[1] if before else None)
+            rows.append(
+                (instance_id, record_id, state.get("state"), previous, attributes, changed_at)
+            )
+        last_state, last_attributes = pairs[-1]
+        updates[record_id] = (
+            rules,
+            triggers.outcome(rules, last_state, last_attributes),
+            last_state,
+        )
     if rows:
         execute_values(
             cr._obj,
-            "INSERT INTO ha_automation_event"
-            " (instance_id, entity_id, state, attributes, changed_at, recorded_at) VALUES %s",
+            "INSERT INTO ha_automation_event (instance_id, entity_id, state, previous_state,"
+            " attributes, changed_at, recorded_at) VALUES %s",
             rows,
-            template="(%s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
+            template="(%s, %s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
             page_size=len(rows),
         )
-    return len(rows)
+    return len(rows), (updates, frozenset(watched))
+
+
+def record_history_events(cr, instance_id, rows):
+    """Record as events the states Home Assistant's history gives for the time this instance
+    had no connection (``history_backfill.fill_gap``; ``rows``: ``history_row`` tuples,
+    without attributes), those of watched entities that change what the triggers make of
+    them. They are older than the connection's snapshot: the evaluation waits for them
+    (``hold_rules``) and applies each entity's events in Home Assistant's order. Returns how
+    many were recorded."""
+    if not rows:
+        return 0
+    watched = watched_entities(cr, instance_id)
+    if not watched:
+        return 0
+    by_entity = defaultdict(list)
+    for row in rows:
+        record_id, _instance_id, state, *_number_and_unit, _last_changed, last_updated = row
+        if record_id in watched:
+            by_entity[record_id].append((last_updated, state))
+    events = []
+    for record_id, states in by_entity.items():
+        states.sort(key=lambda point: point[0])
+        pairs = [(state, None) for _at, state in states]
+        for index in triggers.states_that_matter(pairs, watched[record_id]):
+            previous = pairs[index - 1][0] if index else None
+            at, state = states[index]
+            events.append((instance_id, record_id, state, previous, at))
+    if events:
+        execute_values(
+            cr._obj,
+            "INSERT INTO ha_automation_event"
+            " (instance_id, entity_id, state, previous_state, changed_at, recorded_at) VALUES %s",
+            events,
+            template="(%s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
+            page_size=len(events),
+        )
+    return len(events)
+
+
+def hold_rules(cr, instance_id):
+    """Hold the evaluation of the instance's rules until the history of the time it had no
+    connection is recorded (``release_rules``), at most ``HOLD_S``: a state from that time,
+    applied after the connection's snapshot, would look like a replay. Called in the
+    transaction that stores the snapshot."""
+    cr.execute(
+        """
+        UPDATE ha_instance
+           SET rules_held_until = (now() AT TIME ZONE 'UTC') + make_interval(secs => %s)
+         WHERE id = %s
+           AND EXISTS (SELECT 1 FROM ha_automation_rule WHERE instance_id = %s AND active)
+        """,
+        (HOLD_S, instance_id, instance_id),
+    )
+
+
+def release_rules(cr, instance_id):
+    cr.execute(
+        "UPDATE ha_instance SET rules_held_until = NULL"
+        " WHERE id = %s AND rules_held_until IS NOT NULL",
+        (instance_id,),
+    )
 
 
 def evaluate_instance(db, instance_id):

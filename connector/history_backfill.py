@@ -18,7 +18,9 @@ Every (re)connection also fills the gap: states HA recorded while the instance h
 connection (HA or Odoo down, a takeover, a flush lost with PostgreSQL) are fetched for every
 recording entity and every monitored machine's power sensor from the newest stored row of the
 instance on, bounded by the same days. Machines get these readings in the same transaction
-(``machine_usage``), and replay them in order.
+(``machine_usage``), and replay them in order. Rules get them as events
+(``automation_events.record_history_events``): their evaluation is held from the
+connection's snapshot until the gap is filled (both passes), then released.
 
 One round runs at a time per instance; requests arriving meanwhile run one more round after it.
 HA answers in one frame per request, so requests are bounded both in entities and in time.
@@ -33,7 +35,7 @@ import psycopg2
 from psycopg2.extras import execute_values
 
 from ..hass import errors
-from . import machine_usage
+from . import automation_events, machine_usage
 from .history_rollups import PERIOD_SECONDS, floor_time
 from .history_rows import history_row, insert_history_rows
 from .orm import InstanceOrm
@@ -306,9 +308,18 @@ class HistoryBackfill:
     """
 
     def __init__(
-        self, instance_id, client, db, run_in_thread, wait_snapshot, on_machine_deadline=None
+        self,
+        instance_id,
+        client,
+        db,
+        run_in_thread,
+        wait_snapshot,
+        on_machine_deadline=None,
+        on_gap_filled=None,
     ):
         self.instance_id = instance_id
+        # Told when the gap's states are recorded and the rules released (they evaluate).
+        self._on_gap_filled = on_gap_filled
         # Told when stored readings left a machine waiting for the clock (the writer ticks).
         self._on_machine_deadline = on_machine_deadline
         self.client = client
@@ -351,15 +362,8 @@ class HistoryBackfill:
             gap, self._gap_wanted = self._gap_wanted, False
             try:
                 if gap:
-                    await self.fill_gap()
+                    await self._fill_gap_and_release_rules()
                 await self.backfill_pending()
-                if gap:
-                    # Home Assistant's recorder writes its database every commit_interval
-                    # (5 s by default): the outage's last states may land there after the
-                    # first pass. The same window again; stored rows are not repeated.
-                    await asyncio.sleep(GAP_RECHECK_S)
-                    await self.fill_gap()
-                    self._gap_since = None
             except (errors.NotConnected, errors.ConnectionLost) as error:
                 # The flags stay: the next connection resumes where this one stopped.
                 _logger.info(
@@ -374,7 +378,25 @@ class HistoryBackfill:
                     self.instance_id,
                     error,
                 )
+                if gap:
+                    # The rules wait no longer for a gap that will not be filled now.
+                    await self._release_rules()
                 return
+
+    async def _fill_gap_and_release_rules(self):
+        if await self.fill_gap() is not None:
+            # Home Assistant's recorder writes its database every commit_interval (5 s by
+            # default): the outage's last states may land there after the first pass. The
+            # same window again; stored rows are not repeated.
+            await asyncio.sleep(GAP_RECHECK_S)
+            await self.fill_gap()
+        self._gap_since = None
+        await self._release_rules()
+
+    async def _release_rules(self):
+        await self._in_transaction(automation_events.release_rules, self.instance_id)
+        if self._on_gap_filled is not None:
+            self._on_gap_filled()
 
     async def backfill_pending(self):
         """Fetch and store the recent past of every entity waiting for it; return new rows."""
@@ -466,15 +488,16 @@ class HistoryBackfill:
 
     async def fill_gap(self):
         """Fetch and store what HA recorded since the newest row stored before this
-        connection (``mark_gap_start``; else the newest stored row); return new rows."""
+        connection (``mark_gap_start``; else the newest stored row), and record it for the
+        rules; return new rows, None when there is no gap to fill."""
         since, entities, days = await self._in_transaction(read_gap_plan, self.instance_id)
         if self._gap_since is not None:
             since = self._gap_since
         if since is None or not entities or days <= 0:
-            return 0
+            return None
         end = datetime.now(UTC)
         start = max(since.replace(tzinfo=UTC) - WINDOW_OVERLAP, end - timedelta(days=days))
-        inserted = await self._fetch(entities, start, end, clear_pending=False)
+        inserted = await self._fetch(entities, start, end, clear_pending=False, rule_events=True)
         if inserted:
             _logger.info(
                 "Filled in %s history rows of instance %s recorded by Home Assistant since %s",
@@ -484,16 +507,19 @@ class HistoryBackfill:
             )
         return inserted
 
-    async def _fetch(self, entities, start, end, *, clear_pending=True):
+    async def _fetch(self, entities, start, end, *, clear_pending=True, rule_events=False):
         """Store HA's states of ``entities`` between ``start`` and ``end``, a bounded number of
-        entities per request; ``clear_pending``: their backfill is done once stored."""
+        entities per request; ``clear_pending``: their backfill is done once stored;
+        ``rule_events``: record them for the rules too."""
         inserted = 0
         for index in range(0, len(entities), ENTITIES_PER_REQUEST):
             chunk = entities[index : index + ENTITIES_PER_REQUEST]
-            inserted += await self._backfill_chunk(chunk, start, end, clear_pending=clear_pending)
+            inserted += await self._backfill_chunk(
+                chunk, start, end, clear_pending=clear_pending, rule_events=rule_events
+            )
         return inserted
 
-    async def _backfill_chunk(self, chunk, start, end, *, clear_pending):
+    async def _backfill_chunk(self, chunk, start, end, *, clear_pending, rule_events):
         entity_ids = [entity_id for _id, entity_id, _unit in chunk]
         inserted = 0
         window_start = start
@@ -508,7 +534,7 @@ class HistoryBackfill:
             finished = (
                 [record_id for record_id, _eid, _unit in chunk] if last and clear_pending else ()
             )
-            stored, deadline = await self._in_transaction(self._store, rows, finished)
+            stored, deadline = await self._in_transaction(self._store, rows, finished, rule_events)
             inserted += stored
             if deadline is not None and self._on_machine_deadline is not None:
                 self._on_machine_deadline(deadline)
@@ -516,8 +542,10 @@ class HistoryBackfill:
                 return inserted
             window_start = window_end - WINDOW_OVERLAP
 
-    def _store(self, cr, rows, finished_ids):
+    def _store(self, cr, rows, finished_ids, rule_events):
         inserted, machines_changed, deadline = store_rows(cr, rows, finished_ids)
+        if rule_events:
+            automation_events.record_history_events(cr, self.instance_id, rows)
         if machines_changed:
             InstanceOrm(self.db, cr, self.instance_id).notify_machine_states(machines_changed)
         return inserted, deadline

@@ -137,6 +137,7 @@ class InstanceConnector(threading.Thread):
             self._bookkeep,
             self.writer.wait_snapshot_committed,
             on_machine_deadline=self.writer.wake_at,
+            on_gap_filled=self.rules.request,
         )
         writer_task = asyncio.create_task(self.writer.run())
         rules_task = asyncio.create_task(self.rules.run())

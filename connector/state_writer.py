@@ -69,6 +69,10 @@ class EntityStateWriter:
         self._on_rule_events = on_rule_events
         # Set by the writer's thread when a flush recorded rule events; read by the loop.
         self._rule_events = False
+        # The writer's thread only: what the rules made of the states stored last, and what
+        # the flush in progress learned of them (applied once it committed).
+        self._rule_memory = automation_events.RuleMemory()
+        self._rule_learned = None
         self._latest = {}
         self._points = []
         self._snapshot_ids = None
@@ -242,9 +246,14 @@ class EntityStateWriter:
 
     def _write(self, latest, points, snapshot_ids, links):
         """Returns whether the batch inserted entities that record history."""
+        self._rule_learned = None
+        if snapshot_ids is not None:
+            # A new connection: what was stored meanwhile may come from another node.
+            self._rule_memory.clear()
         new_recording = self.db.run_transaction(
             self._write_batch, latest, points, snapshot_ids, links
         )
+        self._rule_memory.apply(self._rule_learned)
         self.flush_count += 1
         return new_recording
 
@@ -254,8 +263,14 @@ class EntityStateWriter:
         written, new_recording = self._upsert_entities(cr, present, links)
         gone = self._archive_entities(cr, removed, snapshot_ids)
         self._append_history(cr, points, written)
-        if automation_events.record_events(cr, self.instance_id, points, written):
+        recorded, self._rule_learned = automation_events.record_events(
+            cr, self.instance_id, points, written, self._rule_memory
+        )
+        if recorded:
             self._rule_events = True
+        if snapshot_ids is not None:
+            # States of the time without a connection come after it (history_backfill).
+            automation_events.hold_rules(cr, self.instance_id)
         machines_changed = self._process_machine_readings(cr, points, written)
         orm = InstanceOrm(self.db, cr, self.instance_id)
         if machines_changed:

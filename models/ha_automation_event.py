@@ -21,6 +21,8 @@ class HaAutomationEvent(models.Model):
     instance_id = fields.Many2one("ha.instance", required=True, ondelete="cascade")
     entity_id = fields.Many2one("ha.entity", required=True, ondelete="cascade", index=True)
     state = fields.Char()
+    # The entity's state just before, where the writer knew it (the firing shows it).
+    previous_state = fields.Char()
     # Only for entities an attribute rule watches (connector/automation_events.py).
     attributes = fields.Json()
     changed_at = fields.Datetime(help="Home Assistant's last_updated of the state.")

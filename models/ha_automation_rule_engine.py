@@ -1,18 +1,20 @@
 """The evaluation of rules (see ``ha.automation.rule``).
 
-The state writer records each state of a watched entity as an ``ha.automation.event`` in the
-transaction that stores it (``connector/automation_events.py``) and, once it committed, has
-the instance evaluated on the connector's bookkeeping lane; the cron ``_cron_evaluate`` does
-the same every minute for every instance with active rules (after a restart, for "for N
-seconds" windows that fell due, for retries).
+The state writer records the states of watched entities that change what a trigger makes of
+them as ``ha.automation.event`` rows, in the transaction that stores them
+(``connector/automation_events.py``; so does the fill of a gap in the history), and once it
+committed has the instance evaluated on the connector's bookkeeping lane; the cron
+``_cron_evaluate`` does the same every minute for every instance with active rules (after a
+restart, for "for N seconds" windows that fell due, for retries).
 
 An evaluation of an instance (``_evaluate_instance``), in one transaction:
 
 1. locks the instance's active rules (``FOR UPDATE SKIP LOCKED``): a rule another transaction
    is evaluating or editing is left to it, so no rule is evaluated twice at once by any
-   process;
-2. reads the instance's events after the oldest ``last_event_id`` of those rules, in id
-   order, and the entities' current rows;
+   process; nothing is evaluated while a new connection records the states of the time the
+   instance had none (``ha_instance.rules_held_until``);
+2. reads the instance's events after the oldest ``last_event_id`` of those rules, each
+   entity's in Home Assistant's order, and the entities' current rows;
 3. applies each rule's new events, per entity, to what the rule saw last
    (``ha.automation.rule.state``, ``automation/watch.py``), then the entity's current state
    if it is newer than any event (a state stored while the rule was being saved has no
@@ -211,6 +213,9 @@ class HaAutomationRule(models.Model):
         active_ids = [row[0] for row in cr.fetchall()]
         if not active_ids:
             return None, False
+        held_until = rules_model._held_until(instance_id, now)
+        if held_until is not None:
+            return held_until, False
         locked_ids = rules_model._lock_for_evaluation(active_ids)
         busy = len(locked_ids) < len(active_ids)
         if not locked_ids:
@@ -238,20 +243,7 @@ class HaAutomationRule(models.Model):
         )
         current = {row[0]: row[1:] for row in cr.fetchall()}
         since = min(rule.last_event_id for rule in rules)
-        cr.execute(
-            """
-            SELECT id, entity_id, state, attributes, COALESCE(changed_at, recorded_at)
-              FROM ha_automation_event
-             WHERE instance_id = %s AND id > %s
-             ORDER BY id
-            """,
-            [instance_id, since],
-        )
-        events_of = defaultdict(list)
-        last_id = since
-        for event_id, entity_id, state, attributes, changed_at in cr.fetchall():
-            events_of[entity_id].append((event_id, state, attributes, changed_at))
-            last_id = event_id
+        events_of, last_id = rules_model._read_events(instance_id, since)
         cr.execute(
             "SELECT rule_id, id, next_attempt_at FROM ha_automation_firing"
             " WHERE rule_id = ANY(%s) AND state = 'retrying' ORDER BY id",
@@ -290,6 +282,40 @@ class HaAutomationRule(models.Model):
             )
             rules.invalidate_recordset(["last_event_id"])
         return next_due, busy
+
+    @api.model
+    def _held_until(self, instance_id, now):
+        """Until when (naive UTC) the instance's rules wait, or None: a new connection is
+        recording the states of the time the instance had none (``rules_held_until``, set
+        and cleared by the connector, connector/automation_events.py)."""
+        self.env.cr.execute("SELECT rules_held_until FROM ha_instance WHERE id = %s", [instance_id])
+        row = self.env.cr.fetchone()
+        return row[0] if row and row[0] is not None and row[0] > now else None
+
+    @api.model
+    def _read_events(self, instance_id, since):
+        """The instance's events after ``since``: entity id -> [(id, state, attributes, HA
+        time, previous state)] in Home Assistant's order (the states of a time without
+        connection are recorded after the newer ones of the connection's snapshot), and the
+        last id read."""
+        self.env.cr.execute(
+            """
+            SELECT id, entity_id, state, attributes, COALESCE(changed_at, recorded_at),
+                   previous_state
+              FROM ha_automation_event
+             WHERE instance_id = %s AND id > %s
+             ORDER BY id
+            """,
+            [instance_id, since],
+        )
+        events_of = defaultdict(list)
+        last_id = since
+        for event_id, entity_id, state, attributes, changed_at, previous in self.env.cr.fetchall():
+            events_of[entity_id].append((event_id, state, attributes, changed_at, previous))
+            last_id = event_id
+        for events in events_of.values():
+            events.sort(key=lambda event: (event[3] or datetime.min, event[0]))
+        return events_of, last_id
 
     def _idle(self, entity_ids, watches, events_of, current, retries, now):
         """Whether the rule has nothing to do now (no new event or state of its entities,
@@ -398,14 +424,15 @@ class HaAutomationRule(models.Model):
         else:
             watch = Watch(**vars(seen))
         crossings = []
-        for event_id, state, attributes, changed_at in events_of.get(entity_id, ()):
+        for event_id, state, attributes, changed_at, previous in events_of.get(entity_id, ()):
             if event_id <= self.last_event_id or changed_at is None:
                 continue
             if trigger.uses_attributes and attributes is None:
-                # Recorded before the writer knew an attribute rule watches the entity: the
-                # entity's current row (below) stands in for it.
+                # Recorded without attributes (before the writer knew an attribute rule
+                # watches the entity, or from Home Assistant's history): the entity's current
+                # row (below) stands in for it.
                 continue
-            crossings += watch.step(trigger, for_seconds, state, attributes, changed_at)
+            crossings += watch.step(trigger, for_seconds, state, attributes, changed_at, previous)
         # A state stored without an event (the writer stored it while the rule was saved).
         if _newer(entity_now, watch):
             crossings += watch.step(trigger, for_seconds, *entity_now)

@@ -127,6 +127,9 @@ class HaInstance(models.Model):
     )
     entity_count = fields.Integer(readonly=True, copy=False, groups=USER_GROUP)
     last_error = fields.Text(readonly=True, copy=False, groups=USER_GROUP)
+    # Rules wait until then, or until the connection that set it has recorded the states of
+    # the time without connection (connector/automation_events.py ``hold_rules``).
+    rules_held_until = fields.Datetime(readonly=True, copy=False, groups=MANAGER_GROUP)
     # Read from PostgreSQL at each read: the session holding the instance's lock names its node.
     host_node = fields.Char(
         string="Hosted By",

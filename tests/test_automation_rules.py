@@ -1,10 +1,9 @@
 """Rules: the events the state writer records, their evaluation, exactly-once firings, "for N
 seconds" windows, retries, and the live path from Home Assistant to an action.
 
-``TestAutomationRules`` feeds the state writer's transaction body (``_write_batch``) on the
-test's cursor, as the writer does with each flush, and evaluates the instance the way the
-connector and the cron do. ``TestAutomationLive`` changes states in the real Home Assistant
-and waits for the firings the hosting connector makes.
+``TestAutomationRules`` runs the state writer's flushes (``_write``) on the test's cursor and
+evaluates the instance the way the connector and the cron do. ``TestAutomationLive`` changes
+states in the real Home Assistant and waits for the firings the hosting connector makes.
 
 Actions are a stub here (``_run`` recorded), except in ``test_real_action_creates_a_record``,
 which needs the actions' own code.
@@ -25,6 +24,7 @@ from odoo.tests import tagged
 
 from ..automation.retries import MAX_ATTEMPTS
 from ..connector import automation_events
+from ..connector.history_rows import history_row
 from ..connector.state_writer import EntityStateWriter
 from .common import HaTestCommon
 from .connector_common import ConnectorCase
@@ -33,13 +33,17 @@ _logger = logging.getLogger(__name__)
 
 
 class _TestDatabase:
-    """What the state writer asks of its database, on the test's environment."""
+    """What the state writer asks of its database, on the test's environment: its
+    transactions are the test's (``run_transaction`` neither commits nor announces)."""
 
     def __init__(self, env):
         self.env = env
 
     def environment(self, _cr):
         return self.env
+
+    def run_transaction(self, function, *args):
+        return function(self.env.cr, *args)
 
 
 def _iso(moment):
@@ -139,15 +143,18 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
                     },
                 )
             )
-        self.env.flush_all()
-        latest = dict(points)
-        self.writer._write_batch(self.env.cr, latest, points, None, None)
-        self.env.invalidate_all()
+        self.flush(points)
         Entity = self.env["ha.entity"]
         return [
             Entity.search([("instance_id", "=", self.instance.id), ("entity_id", "=", eid)])
             for eid, _state in points
         ]
+
+    def flush(self, points, snapshot_ids=None):
+        """The writer's flush of ``points`` ((entity_id, state dict)), on the test's cursor."""
+        self.env.flush_all()
+        self.writer._write(dict(points), points, snapshot_ids, None)
+        self.env.invalidate_all()
 
     def evaluate(self, now=None):
         result = self.env["ha.automation.rule"]._evaluate_instance(self.instance.id, now=now)
@@ -163,6 +170,41 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
             (self.instance.id,),
         )
         return self.env.cr.fetchone()[0]
+
+    def event_rows(self):
+        """(state, previous state, HA time) of the instance's events, in order."""
+        self.env.cr.execute(
+            "SELECT state, previous_state, changed_at FROM ha_automation_event"
+            " WHERE instance_id = %s ORDER BY id",
+            (self.instance.id,),
+        )
+        return self.env.cr.fetchall()
+
+    def snapshot(self, states):
+        """A new connection's snapshot: ``states`` (entity_id, state, seconds after t0) are
+        all the entities there are."""
+        points = [
+            (
+                entity_id,
+                {
+                    "state": state,
+                    "attributes": {},
+                    "last_changed": _iso(self.at(seconds)),
+                    "last_updated": _iso(self.at(seconds)),
+                },
+            )
+            for entity_id, state, seconds in states
+        ]
+        self.flush(points, snapshot_ids={entity_id for entity_id, _s, _t in states})
+
+    def record_gap(self, entity, states):
+        """What the gap fill records of ``entity``'s states ((state, seconds after t0)) that
+        Home Assistant's history gives for a time without connection."""
+        rows = [
+            history_row(entity.id, self.instance.id, state, None, self.at(sec), self.at(sec))
+            for state, sec in states
+        ]
+        automation_events.record_history_events(self.env.cr, self.instance.id, rows)
 
     def assertFired(self, rule, expected):
         """``expected``: (event_state, previous_state, seconds after t0) of each firing."""
@@ -572,7 +614,9 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
         before = cr.sql_log_count
         points = [("binary_sensor.door", {"state": "on"})]
         written = {"binary_sensor.door": (self.door.id, False)}
-        self.assertEqual(automation_events.record_events(cr, self.instance.id, points, written), 0)
+        self.assertEqual(
+            automation_events.record_events(cr, self.instance.id, points, written)[0], 0
+        )
         self.assertEqual(cr.sql_log_count - before, 1)
         self.feed("binary_sensor.door", "on")
         self.assertEqual(self.event_count(), 0)
@@ -607,6 +651,81 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
             ],
         )
 
+    def test_states_that_change_nothing_for_the_rules_are_not_recorded(self):
+        """Across flushes too: the writer remembers what the triggers made of the last state
+        it stored; a crossing still names the state just before it."""
+        rule = self.make_rule(self.temperature, trigger="above", threshold=-15)
+        for seconds, value in ((10, "-17"), (11, "-16.5"), (12, "-16"), (13, "-14"), (14, "-13")):
+            self.feed("sensor.freezer", value, seconds=seconds)
+        self.assertEqual(
+            self.event_rows(),
+            [
+                # The first state the writer stores for the rule: it remembered nothing yet.
+                ("-17", None, self.at(10)),
+                ("-14", "-16", self.at(13)),
+            ],
+        )
+        self.evaluate()
+        self.assertFired(rule, [("-14", "-16", 13)])
+
+    def test_an_entity_no_rule_watches_any_more_is_recorded_afresh(self):
+        rule = self.make_rule(self.temperature, trigger="above", threshold=-15)
+        self.feed("sensor.freezer", "-10", seconds=10)
+        self.evaluate()
+        rule.active = False
+        self.env.flush_all()
+        self.feed("sensor.freezer", "-20", seconds=20)
+        rule.active = True
+        self.env.flush_all()
+        # Above the threshold, like the last state stored while the rule was active: the
+        # writer has forgotten that one, so the crossing is recorded (and evaluated now, not
+        # by the next cron).
+        self.feed("sensor.freezer", "-5", seconds=30)
+        self.assertEqual(self.event_rows()[-1], ("-5", None, self.at(30)))
+        self.evaluate()
+        self.assertFired(rule, [("-10", "-18", 10), ("-5", "-20", 30)])
+
+    def test_states_of_a_time_without_connection_fire_in_home_assistant_order(self):
+        rule = self.make_rule(self.temperature, trigger="above", threshold=-15)
+        self.feed("sensor.freezer", "-17", seconds=10)
+        self.evaluate()
+        # A new connection's snapshot holds the rules: what it stores is newer than what
+        # Home Assistant recorded while there was no connection.
+        self.snapshot([("sensor.freezer", "-16", 100), ("binary_sensor.door", "off", 100)])
+        due, _busy = self.evaluate()
+        self.assertFalse(self.firings(rule), "held until the gap is filled")
+        self.assertGreater(due, fields.Datetime.now())
+        # The gap fill records those states, in whatever order they come, and releases.
+        gap = [("-16.5", 60), ("-12", 50), ("-17", 40)]
+        self.record_gap(self.temperature, gap)
+        automation_events.release_rules(self.env.cr, self.instance.id)
+        self.evaluate()
+        self.assertFired(rule, [("-12", "-17", 50)])
+        # The same gap again (a second reconnection before the first was evaluated, another
+        # node): nothing fires twice.
+        self.snapshot([("sensor.freezer", "-16", 100), ("binary_sensor.door", "off", 100)])
+        self.record_gap(self.temperature, gap)
+        automation_events.release_rules(self.env.cr, self.instance.id)
+        self.evaluate()
+        self.assertEqual(len(self.firings(rule)), 1)
+
+    def test_rules_held_by_a_connection_that_never_releases_them_evaluate_later(self):
+        rule = self.make_rule(self.temperature, trigger="above", threshold=-15)
+        self.snapshot([("sensor.freezer", "-16", 100), ("binary_sensor.door", "off", 100)])
+        self.feed("sensor.freezer", "-10", seconds=110)
+        self.evaluate()
+        self.assertFalse(self.firings(rule))
+        later = datetime.now() + timedelta(seconds=automation_events.HOLD_S + 1)
+        self.evaluate(now=later)
+        self.assertFired(rule, [("-10", "-16", 110)])
+
+    def test_no_hold_without_active_rules(self):
+        self.snapshot([("sensor.freezer", "-16", 100), ("binary_sensor.door", "off", 100)])
+        self.env.cr.execute(
+            "SELECT rules_held_until FROM ha_instance WHERE id = %s", (self.instance.id,)
+        )
+        self.assertIsNone(self.env.cr.fetchone()[0])
+
     def test_events_every_rule_saw_are_purged(self):
         self.make_rule(self.door, trigger="state_to", trigger_state="on")
         self.feed("binary_sensor.door", "on")
@@ -633,7 +752,7 @@ class TestAutomationLive(ConnectorCase):
         self.rest.post(f"/api/states/{self.PROBE}", {"state": "off"})
         self.addCleanup(self._remove_probe)
         self.instance_id = self.create_instance()
-        self.start_supervisor(self.instance_id)
+        self.supervisor = self.start_supervisor(self.instance_id)
         self.wait_status(self.instance_id, "connected")
         self.wait_until(
             lambda: self.entity_rows(self.instance_id).get(self.PROBE, {}).get("state") == "off",
@@ -646,10 +765,10 @@ class TestAutomationLive(ConnectorCase):
         with contextlib.suppress(Exception):
             self.rest.request("DELETE", f"/api/states/{self.PROBE}")
 
-    def make_live_rule(self, **values):
+    def make_live_rule(self, entity_id=PROBE, **values):
         def create(env):
             entity = env["ha.entity"].search(
-                [("instance_id", "=", self.instance_id), ("entity_id", "=", self.PROBE)]
+                [("instance_id", "=", self.instance_id), ("entity_id", "=", entity_id)]
             )
             partner_model = env["ir.model"]._get_id("res.partner")
             return (
@@ -677,6 +796,60 @@ class TestAutomationLive(ConnectorCase):
             " WHERE rule_id = %s ORDER BY id",
             (rule_id,),
         )
+
+    def test_a_crossing_while_odoo_was_away_fires_once_from_home_assistants_history(self):
+        """The connector was stopped (Odoo down, a takeover) while the sensor went above the
+        threshold and back: the new connection's snapshot shows it below, and Home
+        Assistant's history gives the crossing, which fires once, at its own time."""
+        sensor = "sensor.rule_gap_probe"
+        self.rest.post(f"/api/states/{sensor}", {"state": "20"})
+        self.addCleanup(self._remove_state, sensor)
+        self.wait_until(
+            lambda: self.query(
+                "SELECT 1 FROM ha_entity WHERE instance_id = %s AND entity_id = %s"
+                " AND state = '20' AND record_history AND NOT history_backfill_pending",
+                (self.instance_id, sensor),
+            ),
+            f"{sensor} never reached Odoo with its history",
+        )
+        rule_id = self.make_live_rule(sensor, trigger="above", threshold=50)
+        self.supervisor.stop()
+        crossing = self.rest.post(f"/api/states/{sensor}", {"state": "60"})
+        self.rest.post(f"/api/states/{sensor}", {"state": "30"})
+        crossed_at = datetime.fromisoformat(crossing["last_updated"]).astimezone(pytz.utc)
+
+        self.supervisor = self.start_supervisor(self.instance_id)
+        rows = self.wait_until(
+            lambda: self.firing_rows(rule_id), "the crossing never fired", timeout_s=40
+        )
+        event_state, event_at, _fired_at, state = rows[0]
+        self.assertEqual((event_state, state), ("60", "done"))
+        # HA time, from its history (epoch seconds) rather than from the live stream.
+        self.assertLess(abs((event_at - crossed_at.replace(tzinfo=None)).total_seconds()), 0.001)
+        previous = self.query(
+            "SELECT previous_state FROM ha_automation_firing WHERE rule_id = %s", (rule_id,)
+        )
+        self.assertEqual(previous, [("20",)])
+
+        # Another reconnection, its snapshot and the same gap again: nothing fires twice.
+        self.supervisor.stop()
+        self.supervisor = self.start_supervisor(self.instance_id)
+        self.wait_status(self.instance_id, "connected")
+        self.wait_until(
+            lambda: self.query(
+                "SELECT 1 FROM ha_instance WHERE id = %s AND rules_held_until IS NULL",
+                (self.instance_id,),
+            ),
+            "the rules were never released",
+            timeout_s=40,
+        )
+        time.sleep(0.5)
+        self.assertEqual(len(self.firing_rows(rule_id)), 1)
+        self.assertEqual(len(self.stub.calls), 1)
+
+    def _remove_state(self, entity_id):
+        with contextlib.suppress(Exception):
+            self.rest.request("DELETE", f"/api/states/{entity_id}")
 
     def set_probe(self, state, **attributes):
         self.rest.post(f"/api/states/{self.PROBE}", {"state": state, "attributes": attributes})

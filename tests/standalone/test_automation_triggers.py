@@ -6,7 +6,14 @@ import pytest
 
 from automation.conditions import in_time_window, on_weekday
 from automation.retries import MAX_ATTEMPTS, retry_delay_s
-from automation.triggers import Trigger, number, same_value, states_that_matter, value_text
+from automation.triggers import (
+    Trigger,
+    number,
+    outcome,
+    same_value,
+    states_that_matter,
+    value_text,
+)
 
 
 def attr(name, value=None):
@@ -138,3 +145,15 @@ def test_every_change_of_a_watched_attribute_matters():
     ]
     assert states_that_matter(states, rules) == [0, 2, 3, 4]
     assert states_that_matter([], rules) == []
+
+
+def test_the_first_state_matters_only_if_it_changes_what_came_before():
+    above = (Trigger("above", threshold=50),)
+    states = [(str(value), {}) for value in (40, 45, 60)]
+    below_before = outcome(above, "30", {})
+    above_before = outcome(above, "70", {})
+    # What the state before made of the triggers is known: 40 changes nothing after 30.
+    assert states_that_matter(states, above, below_before) == [2]
+    assert states_that_matter(states, above, above_before) == [0, 2]
+    # Not known: the first state is kept.
+    assert states_that_matter(states, above) == [0, 2]

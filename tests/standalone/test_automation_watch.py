@@ -156,3 +156,15 @@ def test_one_crossing_per_off_to_on_whatever_the_evaluation_batches():
                 got += [(c.at, c.state) for c in watch.due(for_seconds, now)]
             got += [(c.at, c.state) for c in watch.due(for_seconds, at(10_000))]
             assert [g[0] for g in got] == [e[0] for e in expected]
+
+
+def test_a_crossing_names_the_state_before_it_where_the_caller_knows_it():
+    above = Trigger("above", threshold=25)
+    watch = baseline(above, "20", None, at(0))
+    # The writer did not record 22, 24 (they changed nothing): the event says 24 came before.
+    (crossing,) = watch.step(above, 0, "26", None, at(3), previous_state="24")
+    assert (crossing.state, crossing.previous_state) == ("26", "24")
+    # Unknown (the first state of a gap): the last state the rule saw stands for it.
+    watch.step(above, 0, "10", None, at(4))
+    (crossing,) = watch.step(above, 0, "30", None, at(5))
+    assert crossing.previous_state == "10"
