@@ -16,6 +16,11 @@ registry.category("web_tour.tours").add("odoo_ha_addon_automation_rule", {
             run: "click",
         },
         {
+            // The instances' list has a New button too: wait for the rules' list.
+            content: "The rules' list is open",
+            trigger: ".o_breadcrumb .active:contains(Rules)",
+        },
+        {
             content: "Make a new rule",
             trigger: ".o_list_button_add",
             run: "click",
