@@ -293,6 +293,30 @@ class TestMachineServicePlans(HaTestCommon):
         new_plan = self.Plan.new({"machine_id": self.machine.id, "every_sessions": 4})
         self.assertEqual(new_plan.next_service, "Next service at 4 sessions, now 0")
 
+    def test_a_plan_being_made_shows_the_usage_since_the_start_it_is_given(self):
+        """The form of a new plan, and of a plan whose start changes, counts what the plan
+        will count once saved."""
+        self.session(12)
+        new_plan = self.Plan.new(
+            {
+                "machine_id": self.machine.id,
+                "every_working_hours": 10,
+                "start_at": T0 - timedelta(hours=1),
+            }
+        )
+        self.assertEqual((new_plan.usage_hours, new_plan.usage_sessions), (12, 1))
+        self.assertEqual(new_plan.next_service, "Next service at 10 h, now 12 h")
+
+        plan = self.plan(every_working_hours=10)
+        self.check()
+        self.assertEqual(plan.next_service, "Next service at 20 h, now 12 h")
+        editing = plan.new(origin=plan)
+        editing.start_at = self.next_start
+        self.assertEqual(editing.usage_hours, 0)
+        self.assertEqual(editing.next_service, "Next service at 10 h, now 0 h", "afresh")
+        editing.start_at = plan.start_at
+        self.assertEqual(editing.next_service, "Next service at 20 h, now 12 h")
+
     def test_intervals_are_validated(self):
         for values in (
             {"every_working_hours": 0, "every_sessions": 0},
