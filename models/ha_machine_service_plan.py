@@ -136,12 +136,19 @@ class HaMachineServicePlan(models.Model):
 
     def _progress(self):
         """{plan id: (working hours, sessions, (number, threshold) of the last hours threshold
-        fired or None, the same for sessions)}, since each plan's start: one query for all."""
-        # A plan being edited in a form is a new record: its saved version's usage is the same.
-        ids = [plan._origin.id for plan in self if plan._origin.id]
-        if not ids:
+        fired or None, the same for sessions)}, since each plan's start: one query for all.
+
+        A plan being edited in a form (a new record, with its saved version as origin) counts
+        from the machine and the start it has in the form: a new plan shows the usage since
+        the start it is given, a plan whose start changed counts afresh, as it will once saved.
+        """
+        plans = [
+            (plan.id, plan._origin.id or None, plan.machine_id._origin.id, plan.start_at)
+            for plan in self
+            if plan.machine_id._origin.id and plan.start_at
+        ]
+        if not plans:
             return {}
-        self.flush_model(["machine_id", "start_at"])
         self.env["ha.machine.session"].flush_model(
             ["machine_id", "status", "ended_at", "working_hours"]
         )
@@ -150,8 +157,9 @@ class HaMachineServicePlan(models.Model):
         )
         self.env.cr.execute(
             """
-            SELECT p.id, u.hours, u.sessions, h.number, h.threshold, s.number, s.threshold
-              FROM ha_machine_service_plan p
+            SELECT p.i, u.hours, u.sessions, h.number, h.threshold, s.number, s.threshold
+              FROM unnest(%(plan_ids)s::int4[], %(machine_ids)s::int4[], %(starts)s::timestamp[])
+                   WITH ORDINALITY AS p (id, machine_id, start_at, i)
               LEFT JOIN LATERAL (
                     SELECT COALESCE(SUM(x.working_hours), 0.0) AS hours, COUNT(*) AS sessions
                       FROM ha_machine_session x
@@ -169,18 +177,24 @@ class HaMachineServicePlan(models.Model):
                        AND d.kind = %(sessions)s
                   ORDER BY d.number DESC LIMIT 1
                    ) s ON TRUE
-             WHERE p.id = ANY(%(ids)s)
             """,
-            {"statuses": COUNTED_STATUSES, "hours": HOURS, "sessions": SESSIONS, "ids": ids},
+            {
+                "statuses": COUNTED_STATUSES,
+                "hours": HOURS,
+                "sessions": SESSIONS,
+                "plan_ids": [row[1] for row in plans],
+                "machine_ids": [row[2] for row in plans],
+                "starts": [row[3] for row in plans],
+            },
         )
         return {
-            plan_id: (
+            plans[i - 1][0]: (
                 hours,
                 sessions,
                 (h_number, h_threshold) if h_number else None,
                 (s_number, s_threshold) if s_number else None,
             )
-            for plan_id, hours, sessions, h_number, h_threshold, s_number, s_threshold in (
+            for i, hours, sessions, h_number, h_threshold, s_number, s_threshold in (
                 self.env.cr.fetchall()
             )
         }
@@ -189,9 +203,7 @@ class HaMachineServicePlan(models.Model):
     def _compute_progress(self):
         progress = self._progress()
         for plan in self:
-            hours, sessions, last_hours, last_sessions = progress.get(
-                plan._origin.id, (0.0, 0, None, None)
-            )
+            hours, sessions, last_hours, last_sessions = progress.get(plan.id, (0.0, 0, None, None))
             plan.usage_hours = hours
             plan.usage_sessions = sessions
             plan.last_threshold_hours = last_hours[1] if last_hours else 0.0

@@ -2,7 +2,8 @@
 
 Sessions are data here: they are created as records, the way the connector leaves them
 (completed or timed out with their end and hours, or running). ``TestServicePlanRace`` runs
-two checks in two real transactions against committed rows.
+two checks in two real transactions against committed rows. ``TestServicePlanInTheBrowser``
+goes through the plans of the machine form in the web client (headless Chromium).
 """
 
 import logging
@@ -11,7 +12,7 @@ from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from ..models.ha_machine_service_plan import HaMachineServicePlan
@@ -293,6 +294,30 @@ class TestMachineServicePlans(HaTestCommon):
         new_plan = self.Plan.new({"machine_id": self.machine.id, "every_sessions": 4})
         self.assertEqual(new_plan.next_service, "Next service at 4 sessions, now 0")
 
+    def test_a_plan_being_made_shows_the_usage_since_the_start_it_is_given(self):
+        """The form of a new plan, and of a plan whose start changes, counts what the plan
+        will count once saved."""
+        self.session(12)
+        new_plan = self.Plan.new(
+            {
+                "machine_id": self.machine.id,
+                "every_working_hours": 10,
+                "start_at": T0 - timedelta(hours=1),
+            }
+        )
+        self.assertEqual((new_plan.usage_hours, new_plan.usage_sessions), (12, 1))
+        self.assertEqual(new_plan.next_service, "Next service at 10 h, now 12 h")
+
+        plan = self.plan(every_working_hours=10)
+        self.check()
+        self.assertEqual(plan.next_service, "Next service at 20 h, now 12 h")
+        editing = plan.new(origin=plan)
+        editing.start_at = self.next_start
+        self.assertEqual(editing.usage_hours, 0)
+        self.assertEqual(editing.next_service, "Next service at 10 h, now 0 h", "afresh")
+        editing.start_at = plan.start_at
+        self.assertEqual(editing.next_service, "Next service at 20 h, now 12 h")
+
     def test_intervals_are_validated(self):
         for values in (
             {"every_working_hours": 0, "every_sessions": 0},
@@ -420,3 +445,89 @@ class TestServicePlanRace(TransactionCase):
             ),
             [(1, activities[0][0])],
         )
+
+
+@tagged("post_install", "-at_install")
+class TestServicePlanInTheBrowser(HttpCase, HaTestCommon):
+    """Service plans on the machine form, in the web client
+    (static/tests/tours/machine_service_plan_tour.js): a manager adds one to a machine and
+    checks it, adds one to a machine not saved yet, and an HA user reads them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Entity = cls.env["ha.entity"]
+        values = {"instance_id": cls.instance.id, "state": "0", "unit_of_measurement": "W"}
+        cls.meter = Entity.create(
+            {**values, "entity_id": "sensor.lathe_power", "name": "Lathe power"}
+        )
+        cls.press_meter = Entity.create(
+            {**values, "entity_id": "sensor.press_power", "name": "Press power"}
+        )
+        cls.machine = cls.env["ha.machine"].create({"name": "Lathe", "sensor_id": cls.meter.id})
+        # 30 working hours in February, 12 in March: a plan counting from 1 March has 12.
+        for started, hours in ((datetime(2026, 2, 10, 8), 30), (datetime(2026, 3, 2, 8), 12)):
+            cls.env["ha.machine.session"].create(
+                {
+                    "machine_id": cls.machine.id,
+                    "status": "completed",
+                    "started_at": started,
+                    "ended_at": started + timedelta(hours=hours + 1),
+                    "working_hours": hours,
+                    "standby_hours": 1,
+                    "total_hours": hours + 1,
+                }
+            )
+
+    def test_a_manager_adds_a_plan_and_checks_it(self):
+        self.start_tour(
+            "/odoo/action-odoo_ha_addon.ha_machine_action",
+            "odoo_ha_addon_machine_service_plan",
+            login="ha_test_manager",
+        )
+        plan = self.machine.service_plan_ids
+        self.assertEqual(len(plan), 1)
+        self.assertEqual(
+            (plan.name, plan.every_working_hours, plan.every_sessions, plan.summary),
+            ("Oil change", 10, 0, "Change the oil"),
+        )
+        self.assertEqual((plan.user_id, plan.due_days), (self.manager, 7))
+        self.assertEqual(plan.usage_hours, 12, "counted from between the two sessions")
+        (due,) = plan.due_ids
+        self.assertEqual((due.kind, due.threshold, due.usage), ("hours", 10, 12))
+        self.assertEqual(
+            (due.activity_id.summary, due.activity_id.res_id, due.activity_id.user_id),
+            ("Change the oil", self.machine.id, self.manager),
+        )
+
+    def test_a_manager_adds_a_plan_to_a_new_machine(self):
+        self.start_tour(
+            "/odoo/action-odoo_ha_addon.ha_machine_action",
+            "odoo_ha_addon_machine_service_plan_new_machine",
+            login="ha_test_manager",
+        )
+        machine = self.env["ha.machine"].search([("name", "=", "Press")])
+        self.assertEqual(machine.sensor_id, self.press_meter)
+        self.assertEqual(
+            machine.service_plan_ids.mapped(lambda plan: (plan.name, plan.every_sessions)),
+            [("Grease the ram", 5)],
+        )
+
+    def test_an_ha_user_reads_the_plans_of_a_machine_of_their_groups(self):
+        plan = self.env["ha.machine.service.plan"].create(
+            {
+                "name": "Oil change",
+                "machine_id": self.machine.id,
+                "every_working_hours": 10,
+                "start_at": datetime(2026, 3, 1),
+                "user_id": self.manager.id,
+            }
+        )
+        plan.action_check_now()
+        self.group_kitchen.entity_ids = [Command.link(self.meter.id)]
+        self.start_tour(
+            "/odoo/action-odoo_ha_addon.ha_machine_action",
+            "odoo_ha_addon_machine_service_plan_read_only",
+            login="ha_test_member",
+        )
+        self.assertEqual(len(plan.due_ids), 1, "the user checked nothing")
