@@ -16,8 +16,9 @@ it starts to hold (``watch.py``), not on every state for which it holds:
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 STATE_TO = "state_to"
@@ -103,28 +104,55 @@ class Trigger:
 
     def holds(self, state: str | None, attributes: Mapping[str, Any] | None = None) -> bool:
         """Whether this level trigger holds for ``state``; always False for ``on_change``."""
-        target = (self.state or "").strip()
-        if self.kind in (STATE_TO, STATE_FROM):
-            return (state == target) is (self.kind == STATE_TO)
-        if self.kind in (ABOVE, BELOW):
-            value = number(state)
-            if value is None:
-                return False
-            return value > self.threshold if self.kind == ABOVE else value < self.threshold
-        if self.kind == UNAVAILABLE:
-            return state in UNAVAILABLE_STATES
-        return not self.on_change and same_value(
-            self.watched_value(attributes), self.attribute_value or ""
-        )
+        return False if self.on_change else self.level(state, attributes)
+
+    @cached_property
+    def level(self) -> Callable[[str | None, Mapping[str, Any] | None], Any]:
+        """What the trigger makes of one state, as a function of (state, attributes):
+        whether it holds, or for ``on_change`` the watched attribute's text. Built once per
+        trigger: the state writer asks it of every state of a watched entity."""
+        kind, threshold = self.kind, self.threshold
+        if kind in (STATE_TO, STATE_FROM):
+            target, wanted = (self.state or "").strip(), kind == STATE_TO
+            return lambda state, _attributes: (state == target) is wanted
+        if kind in (ABOVE, BELOW):
+            return _numeric_level(threshold, below=kind == BELOW)
+        if kind == UNAVAILABLE:
+            return lambda state, _attributes: state in UNAVAILABLE_STATES
+        if self.on_change:
+            return lambda _state, attributes: self.watched_value(attributes)
+        expected = self.attribute_value or ""
+        return lambda _state, attributes: same_value(self.watched_value(attributes), expected)
+
+
+def _numeric_level(threshold: float, below: bool) -> Callable[[str | None, Any], bool]:
+    """Whether a state is a number (``number``) above (``below``: under) ``threshold``."""
+
+    def level(state: str | None, _attributes: Any) -> bool:
+        try:
+            value = float(state)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+        if value - value != 0:  # inf or nan
+            return False
+        return value < threshold if below else value > threshold
+
+    return level
 
 
 def outcome(triggers: tuple["Trigger", ...], state: str | None, attributes: Any) -> tuple:
     """What ``triggers`` make of one state: whether each level trigger holds, and the
     watched attribute's text for each trigger that fires on every change of it."""
-    return tuple(
-        trigger.watched_value(attributes) if trigger.on_change else trigger.holds(state, attributes)
-        for trigger in triggers
-    )
+    return outcome_of(triggers)(state, attributes)
+
+
+def outcome_of(triggers: tuple["Trigger", ...]) -> Callable[[str | None, Any], tuple]:
+    """``outcome`` of ``triggers`` as a function of (state, attributes)."""
+    if len(triggers) == 1:
+        only = triggers[0].level
+        return lambda state, attributes: (only(state, attributes),)
+    levels = tuple(trigger.level for trigger in triggers)
+    return lambda state, attributes: tuple(level(state, attributes) for level in levels)
 
 
 def states_that_matter(
@@ -136,9 +164,15 @@ def states_that_matter(
     order), of those whose ``outcome`` differs from the state before: the others change
     nothing for the rules. ``before``: the ``outcome`` of the state before the first one,
     when known; otherwise the first one is always kept."""
-    kept, previous = [], before
+    if len(triggers) == 1:
+        # The usual case, without a tuple per state: the one trigger's level.
+        outcome_now = triggers[0].level
+        previous = before[0] if before is not None else None
+    else:
+        outcome_now, previous = outcome_of(triggers), before
+    kept = []
     for index, (state, attributes) in enumerate(states):
-        current = outcome(triggers, state, attributes)
+        current = outcome_now(state, attributes)
         if (index == 0 and before is None) or current != previous:
             kept.append(index)
         previous = current
