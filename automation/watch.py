@@ -61,6 +61,16 @@ class Watch:
             return None
         return self.holds_since + timedelta(seconds=max(for_seconds, 0))
 
+    def changed_by(
+        self, trigger: Trigger, state: str | None, attributes: Mapping[str, Any] | None
+    ) -> bool:
+        """Whether a new state would change what the rule makes of the entity: a crossing
+        or its end (a level), a new value of the watched attribute (``on_change``). Other
+        states change nothing, and need not be applied."""
+        if trigger.on_change:
+            return trigger.watched_value(attributes) != self.last_value
+        return trigger.holds(state, attributes) != self.holds
+
     def _fire_if_due(self, for_seconds: int, moment: datetime) -> list[Crossing]:
         due_at = self.due_at(for_seconds)
         if due_at is None or due_at > moment or self.holds_since is None:

@@ -80,12 +80,16 @@ _INSERT_FIRING = """
 """
 
 
-def _newer(entity_now, watch):
+def _news(trigger, entity_now, watch):
     """Whether the entity's current row ((state, attributes, last_updated) or None) is newer
-    than the last state ``watch`` saw."""
+    than the last state ``watch`` saw and changes what the rule makes of the entity. The
+    writer records only such states as events; the others change nothing for the rule and
+    are not applied (the rule's view then stays with the state it last had to apply)."""
     if entity_now is None or entity_now[2] is None:
         return False
-    return watch.last_changed_at is None or entity_now[2] > watch.last_changed_at
+    if watch.last_changed_at is not None and entity_now[2] <= watch.last_changed_at:
+        return False
+    return watch.changed_by(trigger, entity_now[0], entity_now[1])
 
 
 def _watch_row(rule_id, entity_id, watch):
@@ -322,6 +326,7 @@ class HaAutomationRule(models.Model):
         no window or retry due), and if so when it falls due; a cheap look before
         ``_evaluate``."""
         for_seconds = max(self.for_seconds or 0, 0)
+        trigger = self._trigger()
         due_moments = []
         for entity_id in entity_ids:
             watch = watches.get((self.id, entity_id))
@@ -332,7 +337,7 @@ class HaAutomationRule(models.Model):
                 continue
             if any(event[0] > self.last_event_id for event in events_of.get(entity_id, ())):
                 return False, None
-            if _newer(entity_now, watch):
+            if _news(trigger, entity_now, watch):
                 return False, None
             due_at = watch.due_at(for_seconds)
             if due_at is not None and due_at <= now:
@@ -433,8 +438,9 @@ class HaAutomationRule(models.Model):
                 # row (below) stands in for it.
                 continue
             crossings += watch.step(trigger, for_seconds, state, attributes, changed_at, previous)
-        # A state stored without an event (the writer stored it while the rule was saved).
-        if _newer(entity_now, watch):
+        # A state that matters stored without an event (the writer stored it while the rule
+        # was saved).
+        if _news(trigger, entity_now, watch):
             crossings += watch.step(trigger, for_seconds, *entity_now)
         crossings += watch.due(for_seconds, now)
         for crossing in crossings:

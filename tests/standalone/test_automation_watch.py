@@ -168,3 +168,17 @@ def test_a_crossing_names_the_state_before_it_where_the_caller_knows_it():
     watch.step(above, 0, "10", None, at(4))
     (crossing,) = watch.step(above, 0, "30", None, at(5))
     assert crossing.previous_state == "10"
+
+
+def test_only_states_that_cross_or_end_a_crossing_change_the_rules_view():
+    above = Trigger("above", threshold=25)
+    watch = baseline(above, "20", None, at(0))
+    assert not watch.changed_by(above, "24", None)
+    assert watch.changed_by(above, "26", None)
+    watch.step(above, 0, "26", None, at(1))
+    assert not watch.changed_by(above, "30", None)
+    assert watch.changed_by(above, "unavailable", None)
+    battery = Trigger("attribute", attribute="battery")
+    watch = baseline(battery, "on", {"battery": 90}, at(0))
+    assert not watch.changed_by(battery, "off", {"battery": 90})
+    assert watch.changed_by(battery, "on", {"battery": 89})
