@@ -36,6 +36,8 @@ DUE_GRACE_S = 0.02
 MAX_SLEEP_S = 60.0
 RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 30.0
+# The longest an evaluation waits for a saturated state writer (see RuleEvaluations).
+MAX_DEFER_S = 10.0
 # The longest the rules of a reconnected instance wait for the history of the time it had no
 # connection (a gap fill cut short by a new outage ends it this way).
 HOLD_S = 120
@@ -234,13 +236,20 @@ def evaluate_instance(db, instance_id):
 
 
 class RuleEvaluations:
-    """Evaluations of one instance's rules, requested from its event loop."""
+    """Evaluations of one instance's rules, requested from its event loop.
 
-    def __init__(self, db, instance_id, executor):
-        """``executor``: the connector's bookkeeping lane."""
+    While the instance's state writer is saturated (a burst of thousands of changes a
+    second), storing them comes first: an evaluation waits for the writer to catch up, at
+    most ``MAX_DEFER_S``, instead of taking the process's time from it. The events wait in
+    the database meanwhile; nothing is lost, the firings come later."""
+
+    def __init__(self, db, instance_id, executor, writer=None):
+        """``executor``: the connector's bookkeeping lane; ``writer``: the instance's
+        ``EntityStateWriter`` (``saturated``, ``wait_flush``), or None."""
         self.db = db
         self.instance_id = instance_id
         self._executor = executor
+        self.writer = writer
         self._wake = asyncio.Event()
         # Epoch seconds of the next evaluation the rules asked for, None when none.
         self._due_at = None
@@ -255,6 +264,7 @@ class RuleEvaluations:
         backoff = Backoff(initial_s=RETRY_INITIAL_S, max_s=RETRY_MAX_S)
         while True:
             await self._wait()
+            await self._yield_to_writer(loop)
             self._wake.clear()
             self._due_at = None
             try:
@@ -279,6 +289,13 @@ class RuleEvaluations:
                 at = max(next_due.replace(tzinfo=UTC).timestamp(), time.time()) + DUE_GRACE_S
                 if self._due_at is None or at < self._due_at:
                     self._due_at = at
+
+    async def _yield_to_writer(self, loop):
+        if self.writer is None:
+            return
+        deadline = loop.time() + MAX_DEFER_S
+        while self.writer.saturated and (remaining := deadline - loop.time()) > 0:
+            await self.writer.wait_flush(remaining)
 
     async def _wait(self):
         timeout = None

@@ -123,6 +123,7 @@ class InstanceConnector(threading.Thread):
             on_new_recording=self._on_new_recording,
             on_rule_events=self.rules.request,
         )
+        self.rules.writer = self.writer
         self.client = HAClient(
             self.url,
             self._token,

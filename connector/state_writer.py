@@ -81,6 +81,11 @@ class EntityStateWriter:
         self._snapshot_committed = asyncio.Event()
         self._executor = executor
         self.flush_count = 0
+        # A flush is running; how long the last one took (event loop's clock); pulsed at the
+        # end of each flush (``wait_flush``).
+        self._flushing = False
+        self._last_flush_s = 0.0
+        self._flush_ended = asyncio.Event()
         self._listening = False
         # Epoch seconds at which a machine deadline falls due, None when none is pending; the
         # first tick of a connection looks at every machine.
@@ -141,7 +146,29 @@ class EntityStateWriter:
             if self._tick_due():
                 await self._tick(loop, backoff)
 
+    @property
+    def saturated(self):
+        """Whether states arrive faster than one flush per ``MIN_FLUSH_INTERVAL_S`` stores
+        them: the last flush took longer than that and more is being written or waiting."""
+        return self._last_flush_s >= MIN_FLUSH_INTERVAL_S and (self._flushing or bool(self._latest))
+
+    async def wait_flush(self, timeout_s):
+        """Return at the end of the next flush, or after ``timeout_s``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flush_ended.wait(), timeout_s)
+
     async def _write_or_merge_back(self, loop, backoff, batch):
+        started = loop.time()
+        self._flushing = True
+        try:
+            await self._write_or_merge_back_now(loop, backoff, batch)
+        finally:
+            self._flushing = False
+            self._last_flush_s = loop.time() - started
+            ended, self._flush_ended = self._flush_ended, asyncio.Event()
+            ended.set()
+
+    async def _write_or_merge_back_now(self, loop, backoff, batch):
         try:
             new_recording = await loop.run_in_executor(self._executor, self._write, *batch)
             backoff.reset()

@@ -9,6 +9,8 @@ Actions are a stub here (``_run`` recorded), except in ``test_real_action_create
 which needs the actions' own code.
 """
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -736,6 +738,79 @@ class TestAutomationRules(RuleTestMixin, HaTestCommon):
         self.evaluate()
         self.assertEqual(Event._purge_seen(now=fields.Datetime.now()), 0, "too recent")
         self.assertEqual(Event._purge_seen(now=later), 2)
+
+
+class _SaturatedWriter:
+    """A state writer that stays saturated for ``flushes`` more flushes of ``flush_s``."""
+
+    def __init__(self, flushes, flush_s):
+        self.flushes, self.flush_s, self.waits = flushes, flush_s, 0
+
+    @property
+    def saturated(self):
+        return self.flushes > 0
+
+    async def wait_flush(self, timeout_s):
+        self.waits += 1
+        await asyncio.sleep(min(self.flush_s, timeout_s))
+        self.flushes -= 1
+
+
+@tagged("post_install", "-at_install")
+class TestRuleEvaluationsYield(HaTestCommon):
+    """The connector's evaluations give way to a saturated state writer, for a while."""
+
+    def evaluated_after(self, writer, max_defer_s):
+        evaluated = []
+
+        def evaluate(_db, _instance_id):
+            evaluated.append(time.monotonic())
+            return None, False
+
+        async def scenario():
+            rules = automation_events.RuleEvaluations(None, self.instance.id, _Inline(), writer)
+            task = asyncio.get_running_loop().create_task(rules.run())
+            started = time.monotonic()
+            rules.request()
+            while not evaluated and time.monotonic() - started < 5:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            return started
+
+        with (
+            patch.object(automation_events, "evaluate_instance", evaluate),
+            patch.object(automation_events, "MAX_DEFER_S", max_defer_s),
+        ):
+            started = asyncio.run(scenario())
+        self.assertEqual(len(evaluated), 1)
+        return evaluated[0] - started
+
+    def test_an_evaluation_waits_for_a_burst_to_be_stored(self):
+        writer = _SaturatedWriter(flushes=3, flush_s=0.1)
+        waited = self.evaluated_after(writer, max_defer_s=10)
+        self.assertEqual((writer.waits, writer.flushes), (3, 0))
+        self.assertGreaterEqual(waited, 0.3)
+
+    def test_an_evaluation_waits_no_longer_than_its_limit(self):
+        writer = _SaturatedWriter(flushes=100, flush_s=0.1)
+        waited = self.evaluated_after(writer, max_defer_s=0.35)
+        self.assertTrue(writer.saturated)
+        self.assertLess(waited, 1.0)
+        self.assertEqual(writer.waits, 4)
+
+    def test_an_idle_writer_delays_nothing(self):
+        writer = _SaturatedWriter(flushes=0, flush_s=0.1)
+        self.assertLess(self.evaluated_after(writer, max_defer_s=10), 0.1)
+        self.assertEqual(writer.waits, 0)
+
+
+class _Inline(concurrent.futures.Executor):
+    """Runs what it is given at once, in the caller's thread."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
 
 
 @tagged("post_install", "-at_install")
