@@ -26,6 +26,17 @@ class HaArea(models.Model):
     )
     name = fields.Char(required=True)
     icon = fields.Char(readonly=True, help="Material Design icon name, e.g. mdi:sofa.")
+    floor_id = fields.Many2one(
+        "ha.floor",
+        string="Floor",
+        ondelete="set null",
+        readonly=True,
+        index="btree_not_null",
+        help="The floor the area is on in Home Assistant (2024.4 and later).",
+    )
+    label_ids = fields.Many2many(
+        "ha.label", "ha_area_label_rel", "area_id", "label_id", string="Labels", readonly=True
+    )
     entity_ids = fields.One2many("ha.entity", "area_id", string="Entities")
     device_ids = fields.One2many("ha.device", "area_id", string="Devices")
     entity_count = fields.Integer(compute="_compute_counts")

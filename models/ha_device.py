@@ -39,6 +39,15 @@ class HaDevice(models.Model):
         help="A manager's change moves the device in Home Assistant, with the entities that "
         "follow its area.",
     )
+    floor_id = fields.Many2one(related="area_id.floor_id", string="Floor")
+    label_ids = fields.Many2many(
+        "ha.label",
+        "ha_device_label_rel",
+        "device_id",
+        "label_id",
+        string="Labels",
+        readonly=True,
+    )
     entity_ids = fields.One2many("ha.entity", "device_id", string="Entities")
     share_ids = fields.One2many(
         "ha.entity.share",

@@ -76,6 +76,27 @@ class HaEntity(models.Model):
         "entity in Home Assistant; emptied, the entity follows its device's area.",
     )
     device_id = fields.Many2one("ha.device", string="Device", ondelete="set null", readonly=True)
+    floor_id = fields.Many2one(related="area_id.floor_id", string="Floor")
+    label_ids = fields.Many2many(
+        "ha.label",
+        "ha_entity_label_rel",
+        "entity_id",
+        "label_id",
+        string="Labels",
+        readonly=True,
+        help="The entity's own labels in Home Assistant (its device's and area's are theirs).",
+    )
+    # Categories sort automations, scripts, scenes and helpers in Home Assistant: the team's
+    # business, not that of people a share grants the entity.
+    category_ids = fields.Many2many(
+        "ha.category",
+        "ha_entity_category_rel",
+        "entity_id",
+        "category_id",
+        string="Categories",
+        readonly=True,
+        groups=USER_GROUP,
+    )
     unit_of_measurement = fields.Char(readonly=True)
     ha_removed = fields.Boolean(
         string="Removed from Home Assistant",
