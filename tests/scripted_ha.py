@@ -246,7 +246,7 @@ class ScriptedHA:
                 {"version": self.ha_version, "location_name": "Scripted", "components": []}
             )
         elif kind in home_answers:
-            await result(home_answers[kind](message))
+            await self._home_answer(websocket, message, home_answers[kind], result)
         elif self.home is None and kind in self.registries:
             await result(self.registries[kind])
         elif kind == "get_states":
@@ -269,6 +269,17 @@ class ScriptedHA:
         await websocket.send(
             json.dumps({"id": message_id, "type": "result", "success": False, "error": error})
         )
+
+    async def _home_answer(self, websocket, message, answer, result):
+        try:
+            value = answer(message)
+        except ValueError as error:
+            await self._error(websocket, message["id"], *error.args[0])
+            return
+        await result(value)
+        events, self.home.pending_events = self.home.pending_events, []
+        for event in events:
+            await self._announce(*event)
 
     async def _subscribe_events(self, websocket, message, result):
         event_type = message.get("event_type")

@@ -15,6 +15,11 @@ of each release (the ``homeassistant`` wheels of PyPI, 2024.4.0 and 2025.1.0):
   category's ``scope``; ``changes`` on device and entity updates), sent as
   ``components/websocket_api/messages.py`` frames them (``Event.as_dict``: event_type, data,
   origin, time_fired, context);
+- edits: ``config/{floor,label}_registry/create|update|delete`` answer the entry (delete:
+  nothing), ``config/area_registry/update`` the area, ``config/device_registry/update`` the
+  device (``dict_repr``), ``config/entity_registry/update`` ``{"entity_entry": ...}``; each
+  fires its registry's event; an unknown id answers ``invalid_info``, a key the release's
+  schema lacks (2024.3: an area's floor_id and labels) ``invalid_format``;
 - a command a release does not have: ``components/websocket_api/connection.py`` answers
   ``unknown_command`` ("Unknown command.");
 - ``config/category_registry/list`` takes a ``scope``; the frontend's scopes are
@@ -57,6 +62,8 @@ class ScriptedRegistries:
         self.devices = {}
         self.entities = {}
         self._ulid = itertools.count(1)
+        # Events the last commands fired, for the server to announce.
+        self.pending_events = []
 
     @property
     def has_categories(self):
@@ -80,6 +87,12 @@ class ScriptedRegistries:
             answers["config/label_registry/list"] = lambda _m: [
                 self._label(label) for label in self.labels.values()
             ]
+            for kind in ("floor", "label"):
+                for action in ("create", "update", "delete"):
+                    answers[f"config/{kind}_registry/{action}"] = self._edit_answer(kind, action)
+        answers["config/area_registry/update"] = self._edit_answer("area", "update")
+        answers["config/device_registry/update"] = self._edit_answer("device", "update")
+        answers["config/entity_registry/update"] = self._edit_answer("entity", "update")
         if self.has_categories:
             answers["config/category_registry/list"] = lambda m: [
                 self._category(c)
@@ -87,6 +100,50 @@ class ScriptedRegistries:
                 if scope == m["scope"]
             ]
         return answers
+
+    # Edits by command: answers raise ValueError((code, message)) for Home Assistant's errors
+
+    def _edit_answer(self, kind, action):
+        key_name = {"device": "device_id"}.get(kind, f"{kind}_id")
+        allowed = {
+            "floor": {"name", "level", "icon", "aliases"},
+            "label": {"name", "color", "description", "icon"},
+            "area": {"name", "icon", "aliases", "picture"},
+            "device": {"area_id", "name_by_user", "disabled_by"},
+            "entity": {"name", "area_id", "icon", "disabled_by", "hidden_by", "new_entity_id"},
+        }[kind]
+        if self._release >= _release(RELEASE_2024_4):
+            allowed |= {"area": {"floor_id", "labels"}, "device": {"labels"}}.get(kind, set())
+            allowed |= {"entity": {"labels", "categories"}}.get(kind, set())
+
+        def answer(message):
+            fields = {k: v for k, v in message.items() if k not in ("id", "type", key_name)}
+            extra = set(fields) - allowed
+            if extra:
+                raise ValueError(
+                    ("invalid_format", f"extra keys not allowed @ data['{min(extra)}']")
+                )
+            if action == "create":
+                if kind == "floor":
+                    fields.setdefault("floor_id", fields["name"].lower().replace(" ", "_"))
+                else:
+                    fields.setdefault("label_id", fields["name"].lower().replace(" ", "_"))
+                self.pending_events.append(self.create(kind, **fields))
+                return self._shaped(kind, self._table(kind)[fields[f"{kind}_id"]])
+            key = message.get(key_name)
+            if key not in self._table(kind):
+                raise ValueError(("invalid_info", f"{kind.capitalize()} ID doesn't exist"))
+            if action == "delete":
+                self.pending_events.append(self.remove(kind, key))
+                return None
+            self.pending_events.append(self.update(kind, key, **fields))
+            entry = self._shaped(kind, self._table(kind)[key])
+            return {"entity_entry": entry} if kind == "entity" else entry
+
+        return answer
+
+    def _shaped(self, kind, entry):
+        return getattr(self, f"_{kind}")(entry)
 
     # Changes, each returning (event_type, data) as Home Assistant fires it ----------------
 

@@ -7,9 +7,13 @@ message); the real 2024.3.3 of the other connector tests has floors and labels b
 categories (``test_connector.py``).
 """
 
-from odoo.exceptions import AccessError
+import time
+
+from odoo import Command, api
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from ..connector.instance_connector import REGISTRY_RESYNC_DELAY_S
 from .common import HaServerCase
 from .connector_common import ConnectorCase
 from .scripted_ha import ScriptedHA, make_sensors
@@ -306,6 +310,104 @@ class TestFloorsAndLabels(ConnectorCase):
             "a removed category",
         )
 
+    # Edits by managers -----------------------------------------------------------------
+
+    def as_manager(self, function):
+        """``function(env)`` as a Home Assistant manager, committed: the connector sees only
+        committed rows, and its request queue the committed user."""
+        manager_id = getattr(self, "_manager_id", None) or self._committed_manager()
+        with self.registry.cursor() as cr:
+            result = function(api.Environment(cr, manager_id, {}))
+            cr.commit()
+            return result
+
+    def _committed_manager(self):
+        manager_id = self.run_committed(
+            lambda env: (
+                env["res.users"]
+                .create(
+                    {
+                        "name": "Floor manager",
+                        "login": f"ha_floor_manager_{self._testMethodName}",
+                        "groups_id": [Command.set([env.ref("odoo_ha_addon.group_ha_manager").id])],
+                    }
+                )
+                .id
+            )
+        )
+        self.addCleanup(
+            self.run_committed, lambda env: env["res.users"].browse(manager_id).unlink()
+        )
+        self._manager_id = manager_id
+        return manager_id
+
+    def test_managers_move_areas_and_label_things_in_home_assistant(self):
+        home = _home(RELEASE_2025_1)
+        instance_id = self.connect(home)
+        self.wait_for(lambda: bool(self.entity_labels(instance_id)), True, "entity labels")
+
+        def record(env, model, key, value):
+            return env[model].search([("instance_id", "=", instance_id), (key, "=", value)])
+
+        def edit(env):
+            first = record(env, "ha.floor", "floor_id", "first")
+            energy = record(env, "ha.label", "label_id", "energy")
+            night = record(env, "ha.label", "label_id", "night")
+            record(env, "ha.area", "area_id", "kitchen").write(
+                {"floor_id": first.id, "label_ids": [Command.clear()]}
+            )
+            record(env, "ha.entity", "entity_id", "sensor.s_1").label_ids = [
+                Command.link(energy.id)
+            ]
+            record(env, "ha.device", "device_id", "dev-meter").label_ids = [Command.set(night.ids)]
+            floor = env["ha.floor"].create(
+                {"instance_id": instance_id, "name": "Attic", "has_level": True, "level": 2}
+            )
+            label = env["ha.label"].create(
+                {"instance_id": instance_id, "name": "Spare", "color": "indigo"}
+            )
+            label.write({"name": "Spares"})
+            floor.unlink()
+
+        self.as_manager(edit)
+        # Home Assistant has the changes ...
+        self.assertEqual(home.areas["kitchen"]["floor_id"], "first")
+        self.assertEqual(home.areas["kitchen"]["labels"], [])
+        self.assertEqual(home.entities["sensor.s_1"]["labels"], ["energy"])
+        self.assertEqual(home.devices["dev-meter"]["labels"], ["night"])
+        self.assertNotIn("attic", home.floors)
+        self.assertEqual(home.labels["spare"]["name"], "Spares")
+        # ... and Odoo what Home Assistant answered, which its events leave as it is.
+        expected_labels = {
+            "sensor.s_0": ["energy", "night"],
+            "sensor.s_1": ["energy"],
+            "automation.wake_up": ["night"],
+        }
+        self.assertEqual(self.area_floors(instance_id)["kitchen"], "first")
+        self.assertEqual(self.entity_labels(instance_id), expected_labels)
+        self.assertEqual(self.labels(instance_id)["spare"], ("Spares", "indigo", None, None))
+        self.assertNotIn("attic", self.floors(instance_id))
+        # The registry events of these edits make the connector read the registries again.
+        time.sleep(REGISTRY_RESYNC_DELAY_S + 1)
+        self.assertEqual(self.entity_labels(instance_id), expected_labels)
+        self.assertEqual(self.area_floors(instance_id)["kitchen"], "first")
+
+        # A label of another instance is refused before anything is sent.
+        def foreign_label(env):
+            other = env["ha.instance"].create(
+                {"name": "Other", "url": "http://127.0.0.1:9", "token": "t", "active": False}
+            )
+            label = (
+                env["ha.label"]
+                .sudo()
+                .create({"instance_id": other.id, "label_id": "x", "name": "X"})
+            )
+            entity = record(env, "ha.entity", "entity_id", "sensor.s_0")
+            entity.label_ids = [Command.link(label.id)]
+
+        with self.assertRaisesRegex(UserError, "same Home Assistant instance"):
+            self.as_manager(foreign_label)
+
     # Older and restricted servers ------------------------------------------------------
 
     def test_release_without_these_registries_shows_none_and_logs_nothing_alarming(self):
@@ -441,12 +543,31 @@ class TestFloorsAndLabelsAccess(ShareCommon):
         for model in ("ha.floor", "ha.label"):
             self.assertFalse(self._read(self.user_nobody, model))
 
-    def test_nobody_but_the_mirror_writes_them(self):
-        for user in (self.manager, self.user_member, self.portal):
+    def test_only_managers_change_floors_and_labels_and_only_in_home_assistant(self):
+        for user in (self.user_member, self.portal):
             for record in (self.ground, self.label_light, self.category):
                 with self.assertRaises(AccessError):
                     record.with_user(user).write({"name": "Renamed"})
+        for record in (self.light_kitchen, self.device_bulb, self.area_kitchen):
+            with self.assertRaises(AccessError):
+                record.with_user(self.user_member).write({"label_ids": [Command.clear()]})
+        # Categories are not edited from Odoo, not even by managers.
         with self.assertRaises(AccessError):
+            self.category.with_user(self.manager).write({"name": "Renamed"})
+        # A manager's change goes to Home Assistant first: without a connection, nothing.
+        changes = [
+            (self.ground, {"name": "Renamed"}),
+            (self.label_light, {"color": "red"}),
+            (self.area_kitchen, {"floor_id": self.cellar.id}),
+            (self.light_kitchen, {"label_ids": [Command.clear()]}),
+        ]
+        for record, values in changes:
+            with self.assertRaisesRegex(UserError, "not connected"):
+                record.with_user(self.manager).write(values)
+        with self.assertRaisesRegex(UserError, "not connected"):
             self.env["ha.label"].with_user(self.manager).create(
-                {"instance_id": self.instance.id, "label_id": "x", "name": "X"}
+                {"instance_id": self.instance.id, "name": "X"}
             )
+        self.assertEqual(self.ground.name, "G")
+        self.assertEqual(self.area_kitchen.floor_id, self.ground)
+        self.assertEqual(self.light_kitchen.label_ids, self.label_light)
