@@ -7,8 +7,9 @@ their PostgreSQL connections are shared by the connectors of a database in the p
 (``shared.py``). Other threads talk to the loop only through
 ``call_soon_threadsafe``/``run_coroutine_threadsafe``.
 
-On every (re)connect: read the area, device and entity registries, write them, subscribe to
-their update events, then take the ``subscribe_entities`` snapshot, which the writer
+On every (re)connect: read the area, device and entity registries (and the floor, label and
+category registries of the servers that have them), write them, subscribe to their update
+events, then take the ``subscribe_entities`` snapshot, which the writer
 reconciles against Odoo (entities missing from it are marked unavailable and archived).
 Once connected, and whenever entities start recording, the history backfill fetches their
 recent past from Home Assistant (``history_backfill.py``).
@@ -22,7 +23,7 @@ import threading
 
 from ..hass import errors
 from ..hass.client import HAClient
-from . import registry_sync, request_queue
+from . import registry_floors_labels, registry_sync, request_queue
 from .automation_events import RuleEvaluations
 from .history_backfill import HistoryBackfill
 from .orm import InstanceOrm
@@ -59,6 +60,9 @@ class InstanceConnector(threading.Thread):
         self._ready = threading.Event()
         self._bookkeeping = LaneExecutor(self.shared.bookkeeping, BOOKKEEPING_LANE_WIDTH)
         self._resync_handle = None
+        # The last entity registry read: its labels and categories are applied again once the
+        # snapshot created the entities Odoo did not have yet.
+        self._entity_registry = []
         self._tasks = set()
         self._status_lock = None
         # The client's last status; "auth_failed" when it gave up on a rejected token.
@@ -181,9 +185,35 @@ class InstanceConnector(threading.Thread):
 
     async def _on_connect(self, connection):
         await self.backfill.mark_gap_start()
-        await self._sync_registries(connection)
+        organised = await self._sync_registries(connection)
+        missing = registry_floors_labels.describe_missing(organised)
+        if missing:
+            _logger.info(
+                "Home Assistant %s of instance %s does not have these registries, not mirrored: %s",
+                connection.ha_version,
+                self.instance_id,
+                missing,
+            )
         for event_type in registry_sync.REGISTRY_UPDATE_EVENTS:
             await connection.subscribe_events(self._on_registry_event, event_type)
+        for registry, event_type in registry_floors_labels.UPDATE_EVENTS.items():
+            if organised[registry] is not None:
+                await self._subscribe_registry_event(connection, event_type)
+
+    async def _subscribe_registry_event(self, connection, event_type):
+        try:
+            await connection.subscribe_events(self._on_registry_event, event_type)
+        except errors.CommandFailed as error:
+            # Home Assistant 2024.4 lets only administrators subscribe to these events (later
+            # releases let every user): the registry then follows the area, device and entity
+            # events and each reconnect.
+            _logger.info(
+                "Instance %s cannot follow %s live (%s); it is read again on the other "
+                "registry events",
+                self.instance_id,
+                event_type,
+                error,
+            )
 
     def _on_states(self, changes, snapshot=False):
         if snapshot:
@@ -213,6 +243,8 @@ class InstanceConnector(threading.Thread):
                 # Machines' silence and debounces are judged by the clock from now on.
                 self.writer.set_listening(self.client.status == "connected")
             await self._bookkeep(self._write_status, status, error)
+            if status == "connected" and self._entity_registry:
+                await self._bookkeep(self._write_entity_links, self._entity_registry)
 
     def _on_registry_event(self, _event):
         if self._resync_handle is not None:
@@ -232,11 +264,16 @@ class InstanceConnector(threading.Thread):
                 )
 
     async def _sync_registries(self, connection):
+        """Read and write every registry; returns the floors, labels and categories read
+        (``registry_floors_labels.read_registries``)."""
         results = {}
         for key, command in registry_sync.REGISTRY_COMMANDS.items():
             results[key] = await connection.call(command)
+        results["organised"] = await registry_floors_labels.read_registries(connection)
         links = await self._bookkeep(self._write_registries, results)
         self.writer.set_entity_links(links)
+        self._entity_registry = results["entities"]
+        return results["organised"]
 
     # Requests from other processes --------------------------------------------------------
 
@@ -273,12 +310,22 @@ class InstanceConnector(threading.Thread):
     def _write_registries(self, results):
         def write(cr):
             links, changes = registry_sync.sync_registries(
-                cr, self.instance_id, results["areas"], results["devices"], results["entities"]
+                cr,
+                self.instance_id,
+                results["areas"],
+                results["devices"],
+                results["entities"],
+                results["organised"],
             )
             InstanceOrm(self.db, cr, self.instance_id).notify_registry_changes(changes)
             return links
 
         return self.db.run_transaction(write)
+
+    def _write_entity_links(self, entities):
+        self.db.run_transaction(
+            registry_floors_labels.sync_entity_links, self.instance_id, entities
+        )
 
     def _write_status(self, status, error):
         ha_version = self.client.ha_version if self.client is not None else None

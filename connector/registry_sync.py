@@ -2,15 +2,17 @@
 
 Runs on every (re)connect before ``subscribe_entities`` and again after each registry update
 event, in one transaction per sync. Areas and devices are HA-owned rows: created, updated and
-deleted to match Home Assistant. Entities are not created here (their states create them); the
-registry only decides each entity's area (its own, else its device's) and device, which this
-returns so the state writer sets them on entities it creates later, with what changed, so
-that open pages are told (areas and devices renamed, added, removed or moved; entities
-moved).
+deleted to match Home Assistant, as are the floors, labels and categories of the servers that
+have them (``registry_floors_labels``). Entities are not created here (their states create
+them); the registry only decides each entity's area (its own, else its device's) and device,
+which this returns so the state writer sets them on entities it creates later, with what
+changed, so that open pages are told (areas and devices renamed, added, removed or moved;
+entities moved).
 """
 
 from psycopg2.extras import execute_values
 
+from . import registry_floors_labels as organisers
 from .locks import lock_instance_registry
 
 REGISTRY_COMMANDS = {
@@ -38,13 +40,27 @@ class RegistryChanges:
         self.entity_links = entity_links
 
 
-def sync_registries(cr, instance_id, areas, devices, entities):
-    """Write the registries. Returns (entity_id -> (ha.area id or None, ha.device id or None)
-    for every registered entity, ``RegistryChanges``)."""
+def sync_registries(cr, instance_id, areas, devices, entities, organised=None):
+    """Write the registries; ``organised``: ``registry_floors_labels.read_registries``'s
+    floors, labels and categories (None: the server has none of them). Returns
+    (entity_id -> (ha.area id or None, ha.device id or None) for every registered entity,
+    ``RegistryChanges``)."""
+    organised = organised or dict.fromkeys(organisers.UPDATE_EVENTS)
     lock_instance_registry(cr, instance_id)
     before = _registry_rows(cr, instance_id)
-    area_ids = _sync_areas(cr, instance_id, areas)
+    organisers.sync_supported(cr, instance_id, organised)
+    floor_ids = organisers.sync_floors(cr, instance_id, organised["floors"])
+    organisers.sync_labels(cr, instance_id, organised["labels"])
+    organisers.sync_categories(cr, instance_id, organised["categories"])
+    area_ids = _sync_areas(cr, instance_id, areas, floor_ids)
     device_ids, device_areas = _sync_devices(cr, instance_id, devices, area_ids)
+    organisers.sync_links(
+        cr, instance_id, organisers.AREA_LABELS, organisers.label_pairs(areas, "area_id")
+    )
+    organisers.sync_links(
+        cr, instance_id, organisers.DEVICE_LABELS, organisers.label_pairs(devices, "id")
+    )
+    organisers.sync_entity_links(cr, instance_id, entities)
     links = {}
     for entry in entities:
         device_id = device_ids.get(entry.get("device_id"))
@@ -68,24 +84,33 @@ def _registry_rows(cr, instance_id):
     return areas, cr.fetchall()
 
 
-def _sync_areas(cr, instance_id, areas):
+def _sync_areas(cr, instance_id, areas, floor_ids):
     rows = [
-        (instance_id, a["area_id"], a.get("name") or a["area_id"], a.get("icon")) for a in areas
+        (
+            instance_id,
+            a["area_id"],
+            a.get("name") or a["area_id"],
+            a.get("icon"),
+            # Areas carry their floor since Home Assistant 2024.4.
+            floor_ids.get(a.get("floor_id")),
+        )
+        for a in areas
     ]
     ids = {}
     if rows:
         result = execute_values(
             cr._obj,
             """
-            INSERT INTO ha_area (instance_id, area_id, name, icon,
+            INSERT INTO ha_area (instance_id, area_id, name, icon, floor_id,
                                  create_uid, write_uid, create_date, write_date)
             VALUES %s
             ON CONFLICT (instance_id, area_id) DO UPDATE SET
-                name = EXCLUDED.name, icon = EXCLUDED.icon, write_date = EXCLUDED.write_date
+                name = EXCLUDED.name, icon = EXCLUDED.icon, floor_id = EXCLUDED.floor_id,
+                write_date = EXCLUDED.write_date
             RETURNING area_id, id
             """,
             rows,
-            template=f"(%s, %s, %s, %s, 1, 1, {_NOW}, {_NOW})",
+            template=f"(%s, %s, %s, %s, %s::int, 1, 1, {_NOW}, {_NOW})",
             page_size=len(rows),
             fetch=True,
         )

@@ -14,7 +14,7 @@ class HaArea(models.Model):
     _inherit = ["ha.registry.mirror"]
     _description = "Home Assistant Area"
     _order = "instance_id, name, id"
-    _registry_fields = ("name",)
+    _registry_fields = ("name", "floor_id", "label_ids")
 
     instance_id = fields.Many2one(
         "ha.instance", string="Instance", required=True, ondelete="cascade", index=True
@@ -26,6 +26,23 @@ class HaArea(models.Model):
     )
     name = fields.Char(required=True)
     icon = fields.Char(readonly=True, help="Material Design icon name, e.g. mdi:sofa.")
+    floor_id = fields.Many2one(
+        "ha.floor",
+        string="Floor",
+        ondelete="set null",
+        index="btree_not_null",
+        domain="[('instance_id', '=', instance_id)]",
+        help="The floor the area is on in Home Assistant (2024.4 and later). A manager's change "
+        "moves the area in Home Assistant.",
+    )
+    label_ids = fields.Many2many(
+        "ha.label",
+        "ha_area_label_rel",
+        "area_id",
+        "label_id",
+        string="Labels",
+        domain="[('instance_id', '=', instance_id)]",
+    )
     entity_ids = fields.One2many("ha.entity", "area_id", string="Entities")
     device_ids = fields.One2many("ha.device", "area_id", string="Devices")
     entity_count = fields.Integer(compute="_compute_counts")
@@ -85,9 +102,23 @@ class HaArea(models.Model):
         return super().unlink()
 
     def _registry_send_edit(self, edited):
-        entry = self._registry_call(
-            "config/area_registry/update",
-            area_id=self.area_id,
-            name=self._registry_text(edited["name"]),
-        )
-        return {"name": entry["name"]}
+        payload = {"area_id": self.area_id}
+        if "name" in edited:
+            payload["name"] = self._registry_text(edited["name"])
+        if "floor_id" in edited:
+            payload["floor_id"] = self._registry_floor_id(edited["floor_id"])
+        if "label_ids" in edited:
+            payload["labels"] = self._registry_label_ids(edited["label_ids"])
+        entry = self._registry_call("config/area_registry/update", **payload)
+        stored = {}
+        if "name" in edited:
+            stored["name"] = entry["name"]
+        if "floor_id" in edited:
+            stored["floor_id"] = self._registry_floor_record(
+                self.instance_id, entry.get("floor_id")
+            ).id
+        if "label_ids" in edited:
+            stored["label_ids"] = self._registry_label_records(
+                self.instance_id, entry.get("labels")
+            )
+        return stored

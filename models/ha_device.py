@@ -14,7 +14,7 @@ class HaDevice(models.Model):
     _inherit = ["ha.registry.mirror"]
     _description = "Home Assistant Device"
     _order = "instance_id, name, id"
-    _registry_fields = ("name_by_user", "area_id")
+    _registry_fields = ("name_by_user", "area_id", "label_ids")
 
     instance_id = fields.Many2one(
         "ha.instance", string="Instance", required=True, ondelete="cascade", index=True
@@ -38,6 +38,16 @@ class HaDevice(models.Model):
         domain="[('instance_id', '=', instance_id)]",
         help="A manager's change moves the device in Home Assistant, with the entities that "
         "follow its area.",
+    )
+    floor_id = fields.Many2one(related="area_id.floor_id", string="Floor")
+    label_ids = fields.Many2many(
+        "ha.label",
+        "ha_device_label_rel",
+        "device_id",
+        "label_id",
+        string="Labels",
+        domain="[('instance_id', '=', instance_id)]",
+        help="A manager's change labels the device in Home Assistant (2024.4 and later).",
     )
     entity_ids = fields.One2many("ha.entity", "device_id", string="Entities")
     share_ids = fields.One2many(
@@ -73,6 +83,8 @@ class HaDevice(models.Model):
             payload["name_by_user"] = self._registry_text(edited["name_by_user"])
         if "area_id" in edited:
             payload["area_id"] = self._registry_area_id(edited["area_id"])
+        if "label_ids" in edited:
+            payload["labels"] = self._registry_label_ids(edited["label_ids"])
         answer = self._registry_call("config/device_registry/update", **payload) or {}
         stored = {}
         if "name_by_user" in edited:
@@ -81,4 +93,8 @@ class HaDevice(models.Model):
             stored["area_id"] = self._registry_area_record(
                 self.instance_id, answer.get("area_id")
             ).id
+        if "label_ids" in edited:
+            stored["label_ids"] = self._registry_label_records(
+                self.instance_id, answer.get("labels")
+            )
         return stored

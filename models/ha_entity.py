@@ -46,7 +46,7 @@ class HaEntity(models.Model):
     _inherit = ["ha.registry.mirror"]
     _description = "Home Assistant Entity"
     # A manager's edit of these is made in Home Assistant's entity registry (ha.registry.mirror).
-    _registry_fields = ("name", "area_id")
+    _registry_fields = ("name", "area_id", "label_ids")
     _order = "instance_id, entity_id"
     _rec_names_search = ["name", "entity_id"]
 
@@ -76,6 +76,28 @@ class HaEntity(models.Model):
         "entity in Home Assistant; emptied, the entity follows its device's area.",
     )
     device_id = fields.Many2one("ha.device", string="Device", ondelete="set null", readonly=True)
+    floor_id = fields.Many2one(related="area_id.floor_id", string="Floor")
+    label_ids = fields.Many2many(
+        "ha.label",
+        "ha_entity_label_rel",
+        "entity_id",
+        "label_id",
+        string="Labels",
+        domain="[('instance_id', '=', instance_id)]",
+        help="The entity's own labels in Home Assistant (its device's and area's are theirs). "
+        "A manager's change labels the entity in Home Assistant (2024.4 and later).",
+    )
+    # Categories sort automations, scripts, scenes and helpers in Home Assistant: the team's
+    # business, not that of people a share grants the entity.
+    category_ids = fields.Many2many(
+        "ha.category",
+        "ha_entity_category_rel",
+        "entity_id",
+        "category_id",
+        string="Categories",
+        readonly=True,
+        groups=USER_GROUP,
+    )
     unit_of_measurement = fields.Char(readonly=True)
     ha_removed = fields.Boolean(
         string="Removed from Home Assistant",
@@ -268,6 +290,8 @@ class HaEntity(models.Model):
             payload["name"] = self._registry_text(edited["name"])
         if "area_id" in edited:
             payload["area_id"] = self._registry_area_id(edited["area_id"])
+        if "label_ids" in edited:
+            payload["labels"] = self._registry_label_ids(edited["label_ids"])
         answer = self._registry_call("config/entity_registry/update", **payload)
         entry = (answer or {}).get("entity_entry") or {}
         stored = {}
@@ -276,6 +300,10 @@ class HaEntity(models.Model):
         if "area_id" in edited:
             area = self._registry_area_record(self.instance_id, entry.get("area_id"))
             stored["area_id"] = (area or self.device_id.area_id).id
+        if "label_ids" in edited:
+            stored["label_ids"] = self._registry_label_records(
+                self.instance_id, entry.get("labels")
+            )
         return stored
 
     def _registry_notify(self, stored):
@@ -284,9 +312,10 @@ class HaEntity(models.Model):
             change["name"] = stored["name"]
         if "area_id" in stored:
             change["area_id"] = stored["area_id"] or None
-        self.env["ha.realtime.update"]._notify_entity_changes(
-            self.instance_id, {self.entity_id: change}
-        )
+        if change:
+            self.env["ha.realtime.update"]._notify_entity_changes(
+                self.instance_id, {self.entity_id: change}
+            )
 
     def _request_history_backfill(self):
         """Have the connector fetch the recent past of these entities from Home Assistant

@@ -142,9 +142,22 @@ class HaInstance(models.Model):
     # Part of the bus channel of all this instance's entities; raised when someone loses
     # manager access (see ha.realtime.update).
     bus_generation = fields.Integer(readonly=True, copy=False, default=0)
+    # Which of the registries that came with Home Assistant 2024.3 and 2024.4 the server has,
+    # as the connector found at its last registry read (connector/registry_floors_labels.py).
+    has_floor_registry = fields.Boolean(
+        string="Floor Registry", readonly=True, copy=False, groups=USER_GROUP
+    )
+    has_label_registry = fields.Boolean(
+        string="Label Registry", readonly=True, copy=False, groups=USER_GROUP
+    )
+    has_category_registry = fields.Boolean(
+        string="Category Registry", readonly=True, copy=False, groups=USER_GROUP
+    )
 
     entity_ids = fields.One2many("ha.entity", "instance_id", string="Entities")
     area_ids = fields.One2many("ha.area", "instance_id", string="Areas")
+    floor_ids = fields.One2many("ha.floor", "instance_id", string="Floors")
+    label_ids = fields.One2many("ha.label", "instance_id", string="Labels")
     device_ids = fields.One2many("ha.device", "instance_id", string="Devices")
     group_ids = fields.One2many("ha.entity.group", "instance_id", string="Entity Groups")
 

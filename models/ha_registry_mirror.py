@@ -1,7 +1,8 @@
 """Edits of Home Assistant's registries made from Odoo, written through to Home Assistant.
 
-Areas, devices and the names and areas of entities belong to Home Assistant: Odoo mirrors
-them (connector/registry_sync.py). A manager who edits one of these values in Odoo edits it
+Areas, floors, labels, devices, the names and areas of entities and the labels of entities,
+devices and areas belong to Home Assistant: Odoo mirrors them (connector/registry_sync.py).
+A manager who edits one of these values in Odoo edits it
 in Home Assistant: the change is sent as the registry command it stands for, and what Home
 Assistant answers is what Odoo stores, never the value as typed. When Home Assistant refuses
 (instance not connected, unknown area, entity not in its registry) the user gets the reason
@@ -18,7 +19,7 @@ No loop: Home Assistant's registry event after an edit makes the connector read 
 registries again, which stores the same values and sends nothing back.
 """
 
-from odoo import _, api, models
+from odoo import Command, _, api, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -123,6 +124,91 @@ class HaRegistryMirror(models.AbstractModel):
                 )
             )
         return area.area_id
+
+    def _registry_floor_id(self, floor_id):
+        """The Home Assistant id of the ha.floor ``floor_id`` (False: none), which must belong
+        to this record's instance."""
+        floor = self.env["ha.floor"].sudo().browse(floor_id or [])
+        if not floor:
+            return None
+        if floor.instance_id != self.instance_id:
+            raise UserError(_("The floor must belong to the same Home Assistant instance."))
+        return floor.floor_id
+
+    @api.model
+    def _registry_floor_record(self, instance, ha_floor_id):
+        """The ha.floor of ``instance`` for a Home Assistant floor id (empty if none)."""
+        if not ha_floor_id:
+            return self.env["ha.floor"]
+        return (
+            self.env["ha.floor"]
+            .sudo()
+            .search([("instance_id", "=", instance.id), ("floor_id", "=", ha_floor_id)], limit=1)
+        )
+
+    def _registry_label_ids(self, commands):
+        """The Home Assistant ids of the labels that the x2many ``commands`` on ``label_ids``
+        leave on this record; they must be labels of its instance."""
+        ids = list(self.sudo().label_ids.ids)
+        for command in commands:
+            kind = command[0]
+            if kind == Command.SET:
+                ids = list(command[2])
+            elif kind == Command.LINK:
+                ids.append(command[1])
+            elif kind == Command.UNLINK:
+                ids = [label_id for label_id in ids if label_id != command[1]]
+            elif kind == Command.CLEAR:
+                ids = []
+            else:
+                raise UserError(_("Choose labels among the instance's labels."))
+        labels = self.env["ha.label"].sudo().browse(dict.fromkeys(ids)).exists()
+        if labels.instance_id - self.instance_id:
+            raise UserError(_("The labels must belong to the same Home Assistant instance."))
+        return labels.mapped("label_id")
+
+    @api.model
+    def _registry_label_records(self, instance, ha_label_ids):
+        """``label_ids`` values: the ha.label of ``instance`` for Home Assistant label ids."""
+        labels = (
+            self.env["ha.label"]
+            .sudo()
+            .search([("instance_id", "=", instance.id), ("label_id", "in", ha_label_ids or [])])
+        )
+        return [Command.set(labels.ids)]
+
+    @api.model
+    def _registry_create(self, vals_list, create):
+        """Records made in Home Assistant first (``_registry_send_create``), then stored with
+        ``create`` (the model's own, as superuser) as Home Assistant answered."""
+        self.check_access("create")
+        answered = []
+        for vals in vals_list:
+            instance = self.env["ha.instance"].browse(vals.get("instance_id"))
+            lock_instance_registry(self.env.cr, instance.id)
+            stored = self.new({"instance_id": instance.id})._registry_send_create(vals)
+            answered.append({**vals, **stored})
+        records = create(answered)
+        for instance in records.instance_id:
+            self.env["ha.realtime.update"].sudo()._notify_registry_lists(instance)
+        return records.sudo(False)
+
+    def _registry_send_create(self, vals):
+        """Create the record of ``vals`` in Home Assistant; return the values to store."""
+        raise NotImplementedError
+
+    def _registry_unlink(self, command, key, unlink):
+        """Delete these records in Home Assistant (``command`` with ``key``: their Home
+        Assistant id field), then here with ``unlink`` (the model's own)."""
+        self.check_access("unlink")
+        self._registry_lock()
+        for record in self:
+            record._registry_call(command, **{key: record[key]})
+        instances = self.instance_id.sudo()
+        result = unlink()
+        for instance in instances:
+            self.env["ha.realtime.update"].sudo()._notify_registry_lists(instance)
+        return result
 
     @api.model
     def _registry_area_record(self, instance, ha_area_id):

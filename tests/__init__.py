@@ -17,6 +17,7 @@ from . import (
     test_device_keys,
     test_domain_controls,
     test_entity_data_routes,
+    test_floors_labels,
     test_frontend_js,
     test_history_action,
     test_history_export,

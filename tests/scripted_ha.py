@@ -4,7 +4,9 @@ For what a real Home Assistant cannot produce when a test wants it: malformed or
 frames, odd state payloads, a snapshot of 10,000 entities, diffs as fast as a socket takes
 them. It speaks the auth handshake (``auth_required``, ``auth``, ``auth_ok``/``auth_invalid``),
 ``supported_features``, ``ping``, ``get_config``, ``get_states``, the area, device, entity and
-label registry lists, ``subscribe_events``/``unsubscribe_events`` (no events are sent),
+label registry lists (or, given a ``ScriptedRegistries``, every registry list of its release:
+``scripted_registries.py``), ``subscribe_events``/``unsubscribe_events`` (events are sent by
+``announce``),
 ``subscribe_entities`` (a snapshot of every entity, then diffs), ``call_service`` for
 ``turn_on``/``turn_off``/``toggle`` and ``history/history_during_period`` (always empty).
 
@@ -63,19 +65,43 @@ def make_sensors(count, prefix="sensor.s_", attributes=None):
     }
 
 
+def event_frame(subscription_id, event_type, data):
+    """An event of ``subscribe_events`` as Home Assistant frames it (``Event.as_dict``, sent by
+    components/websocket_api/messages.py)."""
+    return {
+        "id": subscription_id,
+        "type": "event",
+        "event": {
+            "event_type": event_type,
+            "data": data,
+            "origin": "LOCAL",
+            "time_fired": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
+            "context": {"id": f"ctx-{event_type}", "parent_id": None, "user_id": None},
+        },
+    }
+
+
 class ScriptedHA:
-    def __init__(self, entities=None, *, token=TOKEN, areas=(), devices=(), registry=()):
+    def __init__(self, entities=None, *, token=TOKEN, areas=(), devices=(), registry=(), home=None):
         """``entities``: entity_id -> compressed state ({"s", "a", "c", "lc"}), kept here and
         changed by ``set_state``, ``call_service`` and ``stream``. ``areas``, ``devices``,
-        ``registry``: what the registry list commands answer."""
+        ``registry``: what the registry list commands answer; or ``home``, a
+        ``ScriptedRegistries`` whose release answers them all (and names the version)."""
         self.entities = dict(entities or {})
         self.token = token
+        self.home = home
+        self.ha_version = home.version if home is not None else HA_VERSION
         self.registries = {
             "config/area_registry/list": list(areas),
             "config/device_registry/list": list(devices),
             "config/entity_registry/list": list(registry),
             "config/label_registry/list": [],
         }
+        # Event types whose subscription is refused as Home Assistant refuses a user who is
+        # not an administrator.
+        self.refused_event_types = set()
+        self.subscribed_event_types = []
+        self._event_subscriptions = {}  # websocket -> {subscription id: event type}
         self.port = None
         self.connections = 0
         self.auth_attempts = 0
@@ -140,6 +166,11 @@ class ScriptedHA:
         the sockets take them or ``rate`` per second; returns the seconds it took."""
         return self._run(self._stream(count, rate, exclude), timeout_s=timeout_s)
 
+    def announce(self, event):
+        """Send ``event`` ((event_type, data), as ``ScriptedRegistries`` changes return it)
+        to every subscription of its type."""
+        return self._run(self._announce(*event))
+
     def subscriber_count(self):
         return len(self._subscribers)
 
@@ -173,14 +204,14 @@ class ScriptedHA:
 
     async def _handle(self, websocket):
         self.connections += 1
-        await websocket.send(json.dumps({"type": "auth_required", "ha_version": HA_VERSION}))
+        await websocket.send(json.dumps({"type": "auth_required", "ha_version": self.ha_version}))
         auth = json.loads(await websocket.recv())
         self.auth_attempts += 1
         if auth.get("type") != "auth" or auth.get("access_token") != self.token:
             await websocket.send(json.dumps({"type": "auth_invalid", "message": "Invalid token"}))
             await websocket.close()
             return
-        await websocket.send(json.dumps({"type": "auth_ok", "ha_version": HA_VERSION}))
+        await websocket.send(json.dumps({"type": "auth_ok", "ha_version": self.ha_version}))
         self._sockets.add(websocket)
         self.max_concurrent_authenticated = max(
             self.max_concurrent_authenticated, len(self._sockets)
@@ -193,6 +224,7 @@ class ScriptedHA:
         finally:
             self._sockets.discard(websocket)
             self._subscribers.pop(websocket, None)
+            self._event_subscriptions.pop(websocket, None)
 
     async def _answer(self, websocket, message):
         kind, message_id = message.get("type"), message.get("id")
@@ -202,13 +234,20 @@ class ScriptedHA:
                 json.dumps({"id": message_id, "type": "result", "success": True, "result": value})
             )
 
+        home_answers = self.home.commands() if self.home is not None else {}
         if kind == "ping":
             await websocket.send(json.dumps({"id": message_id, "type": "pong"}))
-        elif kind in ("supported_features", "subscribe_events", "unsubscribe_events"):
+        elif kind == "subscribe_events":
+            await self._subscribe_events(websocket, message, result)
+        elif kind in ("supported_features", "unsubscribe_events"):
             await result()
         elif kind == "get_config":
-            await result({"version": HA_VERSION, "location_name": "Scripted", "components": []})
-        elif kind in self.registries:
+            await result(
+                {"version": self.ha_version, "location_name": "Scripted", "components": []}
+            )
+        elif kind in home_answers:
+            await self._home_answer(websocket, message, home_answers[kind], result)
+        elif self.home is None and kind in self.registries:
             await result(self.registries[kind])
         elif kind == "get_states":
             await result([self._full_state(eid, s) for eid, s in self.entities.items()])
@@ -222,10 +261,43 @@ class ScriptedHA:
         elif kind == "call_service":
             await self._call_service(message, result, websocket)
         else:
-            error = {"code": "unknown_command", "message": f"Unknown command {kind}."}
-            await websocket.send(
-                json.dumps({"id": message_id, "type": "result", "success": False, "error": error})
-            )
+            await self._error(websocket, message_id, "unknown_command", "Unknown command.")
+
+    @staticmethod
+    async def _error(websocket, message_id, code, text):
+        error = {"code": code, "message": text}
+        await websocket.send(
+            json.dumps({"id": message_id, "type": "result", "success": False, "error": error})
+        )
+
+    async def _home_answer(self, websocket, message, answer, result):
+        try:
+            value = answer(message)
+        except ValueError as error:
+            await self._error(websocket, message["id"], *error.args[0])
+            return
+        await result(value)
+        events, self.home.pending_events = self.home.pending_events, []
+        for event in events:
+            await self._announce(*event)
+
+    async def _subscribe_events(self, websocket, message, result):
+        event_type = message.get("event_type")
+        if event_type in self.refused_event_types:
+            # components/websocket_api/commands.py: handle_subscribe_events.
+            await self._error(websocket, message["id"], "unauthorized", "Unauthorized")
+            return
+        self._event_subscriptions.setdefault(websocket, {})[message["id"]] = event_type
+        self.subscribed_event_types.append(event_type)
+        await result()
+
+    async def _announce(self, event_type, data):
+        for websocket, subscriptions in list(self._event_subscriptions.items()):
+            for subscription_id, subscribed in list(subscriptions.items()):
+                if subscribed in (event_type, None):
+                    frame = event_frame(subscription_id, event_type, data)
+                    with contextlib.suppress(Exception):
+                        await websocket.send(json.dumps(frame))
 
     async def _call_service(self, message, result, websocket):
         domain, service = message.get("domain"), message.get("service")

@@ -203,9 +203,64 @@ class TestConnectorSync(ConnectorCase):
             f"(registry resync after {registry.REGISTRY_UPDATE_EVENTS})",
         )
 
+    def test_floors_and_labels_of_2024_3_are_mirrored_and_categories_hidden(self):
+        # Home Assistant 2024.3 has the floor and label registries, not yet categories (2024.4).
+        instance_id = self.create_instance()
+        supervisor = self.start_supervisor(instance_id)
+        self.wait_status(instance_id, "connected")
+        hosted = supervisor.connectors[instance_id]
+        flags = "SELECT has_floor_registry, has_label_registry, has_category_registry"
+        self.assertEqual(
+            self.query(f"{flags} FROM ha_instance WHERE id = %s", (instance_id,))[0],
+            (True, True, False),
+        )
+        floor = self._run_on_connection(
+            hosted, "config/floor_registry/create", name="Cellar (test)", level=-1
+        )
+        self.addCleanup(
+            self._run_quietly, hosted, "config/floor_registry/delete", floor_id=floor["floor_id"]
+        )
+        label = self._run_on_connection(
+            hosted, "config/label_registry/create", name="Test label", color="#aa0000"
+        )
+        self.addCleanup(
+            self._run_on_connection,
+            hosted,
+            "config/label_registry/delete",
+            label_id=label["label_id"],
+        )
+        # Each arrives through its registry's event.
+        floors = "SELECT floor_id, name, level FROM ha_floor WHERE instance_id = %s"
+        self.wait_until(
+            lambda: (
+                self.query(floors, (instance_id,)) == [(floor["floor_id"], "Cellar (test)", -1)]
+            ),
+            "the floor created in Home Assistant was not mirrored",
+        )
+        labels = "SELECT label_id, name, color FROM ha_label WHERE instance_id = %s"
+        self.wait_until(
+            lambda: (
+                self.query(labels, (instance_id,)) == [(label["label_id"], "Test label", "#aa0000")]
+            ),
+            "the label created in Home Assistant was not mirrored",
+        )
+        self._run_on_connection(hosted, "config/floor_registry/delete", floor_id=floor["floor_id"])
+        self.wait_until(
+            lambda: not self.query(floors, (instance_id,)),
+            "the floor deleted in Home Assistant is still mirrored",
+        )
+        self.assertFalse(
+            self.query("SELECT 1 FROM ha_category WHERE instance_id = %s", (instance_id,))
+        )
+
     def _remove_state(self, entity_id):
         with contextlib.suppress(errors.CommandFailed):  # 404: already gone
             self.rest.request("DELETE", f"/api/states/{entity_id}")
+
+    def _run_quietly(self, hosted, message_type, **payload):
+        """A clean-up command, which may find its work done already."""
+        with contextlib.suppress(errors.CommandFailed):
+            self._run_on_connection(hosted, message_type, **payload)
 
     def _run_on_connection(self, hosted, message_type, **payload):
         future = asyncio.run_coroutine_threadsafe(

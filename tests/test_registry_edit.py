@@ -131,6 +131,71 @@ class TestRegistryEdits(RegistryEditCase):
         self.assertIsNone(self.ha_area("Loft"))
         self.assertFalse(self.odoo("ha.area", [("id", "=", area_id)], ["name"]))
 
+    def test_floor_and_label_made_changed_and_deleted_in_home_assistant(self):
+        # Home Assistant 2024.3 has both registries; its areas take no floor yet (2024.4).
+        def create(env):
+            floor = env["ha.floor"].create(
+                {"instance_id": self.instance_id, "name": " Cellar ", "has_level": True}
+            )
+            label = env["ha.label"].create(
+                {"instance_id": self.instance_id, "name": "Heating", "color": "#aa0000"}
+            )
+            return floor.id, label.id
+
+        with self.counting_writes() as sent:
+            floor_id, label_id = self.as_user(self.manager_id, create)
+        self.assertEqual(sent, ["config/floor_registry/create", "config/label_registry/create"])
+        (floor,) = self.odoo("ha.floor", [("id", "=", floor_id)], ["floor_id", "name", "level"])
+        in_ha = {f["floor_id"]: f for f in self.ha_call("config/floor_registry/list")}
+        self.assertEqual(in_ha[floor["floor_id"]]["name"], "Cellar")
+        self.assertEqual(in_ha[floor["floor_id"]]["level"], 0)
+        self.assertEqual((floor["name"], floor["level"]), ("Cellar", 0))
+        (label,) = self.odoo("ha.label", [("id", "=", label_id)], ["label_id", "color"])
+        labels = {entry["label_id"]: entry for entry in self.ha_call("config/label_registry/list")}
+        self.assertEqual(labels[label["label_id"]]["color"], "#aa0000")
+
+        def change(env):
+            env["ha.floor"].browse(floor_id).write({"name": "Basement", "level": -1})
+            env["ha.label"].browse(label_id).write({"description": "Radiators"})
+
+        self.as_user(self.manager_id, change)
+        in_ha = {f["floor_id"]: f for f in self.ha_call("config/floor_registry/list")}
+        self.assertEqual(
+            (in_ha[floor["floor_id"]]["name"], in_ha[floor["floor_id"]]["level"]), ("Basement", -1)
+        )
+        labels = {entry["label_id"]: entry for entry in self.ha_call("config/label_registry/list")}
+        self.assertEqual(labels[label["label_id"]]["description"], "Radiators")
+
+        # This Home Assistant refuses a floor for an area: Odoo says so and changes nothing.
+        kitchen = self.odoo("ha.area", [("area_id", "=", "kitchen")], ["id"])[0]["id"]
+        with self.assertRaisesRegex(UserError, "Home Assistant refused the change"):
+            self.as_user(
+                self.manager_id,
+                lambda env: env["ha.area"].browse(kitchen).write({"floor_id": floor_id}),
+            )
+        self.assertFalse(self.odoo("ha.area", [("id", "=", kitchen)], ["floor_id"])[0]["floor_id"])
+
+        # An HA user reads floors and labels, and changes none.
+        with self.counting_writes() as sent, self.assertRaises(AccessError):
+            self.as_user(
+                self.member_id,
+                lambda env: env["ha.floor"].browse(floor_id).write({"name": "Mine"}),
+            )
+        self.assertEqual(sent, [])
+
+        def delete(env):
+            env["ha.floor"].browse(floor_id).unlink()
+            env["ha.label"].browse(label_id).unlink()
+
+        self.as_user(self.manager_id, delete)
+        self.assertNotIn(
+            floor["floor_id"], [f["floor_id"] for f in self.ha_call("config/floor_registry/list")]
+        )
+        self.assertNotIn(
+            label["label_id"], [e["label_id"] for e in self.ha_call("config/label_registry/list")]
+        )
+        self.assertFalse(self.odoo("ha.floor", [("id", "=", floor_id)], ["name"]))
+
     def test_entity_renamed_and_moved_then_following_its_device(self):
         self.addCleanup(self.ha_call, "config/entity_registry/update", entity_id=LIGHT, name=None)
         self.addCleanup(

@@ -103,11 +103,34 @@ class TestServicePermissions(ApiCase):
             ("access_denied", "light", "turn_on", LIGHT, {"profile": "relax"}),
             ("invalid_input", "light", "turn_on", LIGHT, {"brightness_pct": "light.x"}),
             ("invalid_input", "light", "turn_on", LIGHT, {"entity_id": "lock.front_door"}),
+            # Home Assistant 2024.4 and later take floors and labels as targets too: a whole
+            # floor or label would widen the call beyond the entities checked.
+            ("invalid_input", "light", "turn_on", LIGHT, {"floor_id": "ground_floor"}),
+            ("invalid_input", "light", "turn_on", LIGHT, {"label_id": "all_lights"}),
+            ("invalid_input", "switch", "turn_off", SWITCH, {"floor_id": ["ground_floor"]}),
             ("invalid_input", "media_player", "volume_set", MEDIA, {"volume_level": 7}),
         ]
         for error_type, domain, service, entity_id, data in refusals:
             with self.subTest(service=f"{domain}.{service}", data=data):
                 self.call_as_member(error_type, domain, service, entity_id, data)
+
+    def test_a_target_beside_the_entity_is_refused(self):
+        # The route takes entities only: a target naming a floor, label, area or device is an
+        # unknown parameter, refused before anything is sent.
+        self.login(self.member)
+        before = self.rest.get_state(SWITCH)["state"]
+        for target in ({"floor_id": "ground_floor"}, {"label_id": "all_lights"}):
+            with self.subTest(target=target):
+                self.refused(
+                    "call_service",
+                    "invalid_input",
+                    ha_instance_id=self.live_id,
+                    domain="switch",
+                    service="turn_off",
+                    entity_id=SWITCH,
+                    target=target,
+                )
+        self.assertEqual(self.rest.get_state(SWITCH)["state"], before)
 
     def test_the_controls_calls_still_work(self):
         self.call_as_member(None, "switch", "turn_off", SWITCH)

@@ -111,6 +111,8 @@ class TestShareApi(ApiCase):
             ("invalid_input", {"entity_id": LIGHT, "service_data": {"area_id": "bedroom"}}),
             ("invalid_input", {"entity_id": LIGHT, "service_data": {"device_id": "abc"}}),
             ("invalid_input", {"entity_id": LIGHT, "service_data": {"label_id": "all"}}),
+            ("invalid_input", {"entity_id": LIGHT, "service_data": {"floor_id": "ground"}}),
+            ("invalid_input", {"entity_id": LIGHT, "target": {"floor_id": "ground"}}),
             (
                 "access_denied",
                 {"entity_id": LIGHT, "service_data": {"target": {"entity_id": "all"}}},
