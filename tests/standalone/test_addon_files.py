@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,13 @@ ACCESS_CSV_HEADER = [
 ]
 # Folders whose XML files Odoo loads as data; each such file must be in the manifest.
 DATA_DIRS = ("views", "security", "data", "report", "wizard", "demo")
+# Pure packages: no odoo import, importable as top-level packages by the standalone tier, and
+# type-checked by mypy (pyproject.toml).
+PURE_PACKAGES = ("hass", "policy", "usage", "placement", "automation", "odoo_ha_client")
 # Python that is not part of the Odoo module itself.
-NON_ODOO_PYTHON_DIRS = ("hass", "policy", "tests", "docker", ".ci", "bench")
-# Pure packages: no odoo import, importable as top-level packages by the standalone tier.
-PURE_PACKAGES = ("hass", "policy", "usage", "placement", "automation")
+NON_ODOO_PYTHON_DIRS = (*PURE_PACKAGES, "tests", "docker", ".ci", "bench")
 # Layers below the models: models/ imports them, they never import models/.
-BELOW_MODELS = ("hass", "policy", "usage", "placement", "automation", "connector")
+BELOW_MODELS = (*PURE_PACKAGES, "connector")
 ADDON_MODULE = f"odoo.addons.{ADDON_NAME}"
 REQUIRED_DEPENDS = {"base", "web", "mail", "bus"}
 REQUIRED_PYTHON_DEPENDENCIES = {"websockets", "requests"}
@@ -431,10 +433,16 @@ def test_javascript_parses():
 # ---------------------------------------------------------------- pure packages
 
 
+def test_pure_packages_are_type_checked():
+    """Every pure package, and only those, is in mypy's files (.ci/run runs mypy)."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert sorted(config["tool"]["mypy"]["files"]) == sorted(PURE_PACKAGES)
+
+
 @pytest.mark.parametrize("package", PURE_PACKAGES)
 def test_pure_package_is_independent_of_odoo(package):
-    """hass/, policy/, usage/ and placement/ run as top-level packages (pytest) and inside
-    Odoo: no odoo, no absolute self-import."""
+    """The pure packages run as top-level packages (pytest) and inside Odoo: no odoo, no
+    absolute self-import."""
     paths = _addon_files(f"{package}/**/*.py")
     assert paths, f"{package}/ has no Python files"
     problems = []

@@ -84,7 +84,7 @@ def test_a_system_interpreter_adds_nothing(tmp_path):
 
 
 def test_the_lint_versions_of_ci_and_pre_commit_agree():
-    """`.ci/run` and the pre-commit hooks check with the same ruff, prettier, mypy and
+    """`.ci/run` and the pre-commit hooks check with the same ruff, prettier, eslint, mypy and
     pylint-odoo."""
     pre_commit = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     revs = {
@@ -99,9 +99,12 @@ def test_the_lint_versions_of_ci_and_pre_commit_agree():
     )
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     prettier = re.search(r'^PRETTIER_VERSION="([^"]+)"$', run, re.M).group(1)
+    eslint = re.search(r'^ESLINT_VERSION="([^"]+)"$', run, re.M).group(1)
     assert revs["ruff-pre-commit"] == f"v{pins['ruff']}"
     assert revs["mirrors-prettier"] == f"v{prettier}"
     (local,) = [repo for repo in pre_commit["repos"] if repo["repo"] == "local"]
+    (eslint_hook,) = [hook for hook in local["hooks"] if hook["id"] == "eslint"]
+    assert eslint_hook["additional_dependencies"] == [f"eslint@{eslint}"]
     (mypy,) = [hook for hook in local["hooks"] if hook["id"] == "mypy"]
     for name in ("mypy", "types-requests"):
         assert f"{name}=={pins[name]}" in mypy["additional_dependencies"]
@@ -123,18 +126,21 @@ def test_each_failing_lint_check_fails_the_standalone_tier(tmp_path):
             'run_lint "$1"; echo "status=$STANDALONE_STATUS"',
         ]
     )
+    passed = "lint: passed (ruff check, ruff format, prettier, eslint, mypy, pylint-odoo)"
+    # (the tool python fails for, prettier, eslint, verdict, status)
     cases = [
-        ("none", "true", "lint: passed (ruff check, ruff format, prettier, mypy, pylint-odoo)", 0),
-        ("mypy", "true", "lint: FAILED (mypy)", 1),
-        ("pylint", "true", "lint: FAILED (pylint-odoo)", 1),
-        ("ruff", "false", "lint: FAILED (ruff check, ruff format, prettier)", 1),
+        ("none", "true", "true", passed, 0),
+        ("mypy", "true", "true", "lint: FAILED (mypy)", 1),
+        ("pylint", "true", "true", "lint: FAILED (pylint-odoo)", 1),
+        ("none", "true", "false", "lint: FAILED (eslint)", 1),
+        ("ruff", "false", "true", "lint: FAILED (ruff check, ruff format, prettier)", 1),
     ]
-    for fail, prettier, verdict, status in cases:
+    for fail, prettier, eslint, verdict, status in cases:
         output = subprocess.run(
             ["bash", "-c", script, "bash", str(python), str(tmp_path)],
-            env={"PATH": "/usr/bin:/bin", "FAIL": fail, "PRETTIER": prettier},
+            env={"PATH": "/usr/bin:/bin", "FAIL": fail, "PRETTIER": prettier, "ESLINT": eslint},
             check=True,
             capture_output=True,
             text=True,
         ).stdout.splitlines()
-        assert output[-2:] == [verdict, f"status={status}"], fail
+        assert output[-2:] == [verdict, f"status={status}"], (fail, prettier, eslint)
