@@ -18,8 +18,9 @@ from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS
 from ..models.ha_service_policy import SERVICE_CALL_TIMEOUT_S, refusal_message
 from ..models.ha_service_request import RepeatedError
 from ..models.res_groups import MANAGER_GROUP, USER_GROUP
+from ..policy.services import SLUG_RE
 from . import instance_resolver
-from .params import REQUEST_ID_RE, SLUG_RE, ApiError, Params
+from .params import REQUEST_ID_RE, ApiError, Params
 
 _logger = logging.getLogger(__name__)
 

@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 
 from odoo import _
 
-# Home Assistant's own rule for domain, service and object ids: lowercase ASCII words.
-SLUG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 # A client's id of one command (a UUID, a counter...): see call_service.
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ENTITY_ID_RE = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,255}$")

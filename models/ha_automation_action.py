@@ -1,6 +1,5 @@
 import json
 import math
-import re
 import string
 from datetime import timedelta
 
@@ -9,6 +8,7 @@ from odoo import _ as odoo_translate
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import plaintext2html
 
+from ..policy.services import SLUG_RE
 from .ha_service_policy import SERVICE_CALL_TIMEOUT_S
 
 ACTION_KINDS = [
@@ -18,8 +18,6 @@ ACTION_KINDS = [
     ("service", "Call a Home Assistant service"),
     ("create_record", "Create a record"),
 ]
-# Home Assistant's rule for domain and service names (controllers/params.py SLUG_RE).
-SLUG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 # As the JSON API (controllers/params.py): a service call's data is a handful of values.
 MAX_SERVICE_DATA_BYTES = 16 * 1024
 DEFAULT_ACTIVITY_TYPE = "mail.mail_activity_data_todo"

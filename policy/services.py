@@ -46,6 +46,8 @@ MAX_TEXT_LENGTH = 255
 MAX_CODE_LENGTH = 64
 # ISO forms the web client sends, strictly: Python's fromisoformat alone accepts more
 # (week dates, compact forms) than the controls ever produce.
+# Home Assistant's own rule for domain, service and object ids: lowercase ASCII words.
+SLUG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME_RE = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 DATETIME_RE = re.compile(
