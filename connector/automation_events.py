@@ -24,6 +24,7 @@ from psycopg2.extras import Json, execute_values
 
 from ..automation import triggers
 from ..hass.backoff import Backoff
+from .orm import InstanceOrm
 from .storable import parse_ha_time
 
 _logger = logging.getLogger(__name__)
@@ -228,11 +229,7 @@ def evaluate_instance(db, instance_id):
     """Evaluate the instance's rules in a transaction of its own on ``db`` (a
     ``ConnectorDatabase``); returns ``(next_due, busy)`` of ``_evaluate_instance``."""
 
-    def evaluate(cr):
-        env = db.environment(cr)
-        return env["ha.automation.rule"]._evaluate_instance(instance_id)
-
-    return db.run_transaction(evaluate)
+    return db.run_transaction(lambda cr: InstanceOrm(db, cr, instance_id).evaluate_rules())
 
 
 class RuleEvaluations:

@@ -3,7 +3,8 @@
 The connector writes what Home Assistant sends with SQL, on cursors of its own
 (``database.ConnectorDatabase``). What it asks of Odoo's models, it asks through
 ``InstanceOrm``, inside those same transactions: tell browsers what a flush changed
-(``ha.realtime.update``) and record an instance's connection status (``ha.instance``).
+(``ha.realtime.update``), record an instance's connection status (``ha.instance``) and
+evaluate its rules (``ha.automation.rule``).
 Models are reached by name through the registry at run time, never imported: ``connector/``
 loads without ``models/``, which imports the connector.
 """
@@ -41,3 +42,8 @@ class InstanceOrm:
         instance = self.instance.exists()
         if instance:
             instance._set_connection_status(status, error=error, ha_version=ha_version)
+
+    def evaluate_rules(self):
+        """Evaluate the instance's active rules; ``(next_due, busy)`` of
+        ``ha.automation.rule._evaluate_instance``."""
+        return self.env["ha.automation.rule"]._evaluate_instance(self.instance.id)
