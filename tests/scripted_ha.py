@@ -6,9 +6,9 @@ them. It speaks the auth handshake (``auth_required``, ``auth``, ``auth_ok``/``a
 ``supported_features``, ``ping``, ``get_config``, ``get_states``, the area, device, entity and
 label registry lists (or, given a ``ScriptedRegistries``, every registry list of its release:
 ``scripted_registries.py``), ``subscribe_events``/``unsubscribe_events`` (events are sent by
-``announce``),
-``subscribe_entities`` (a snapshot of every entity, then diffs), ``call_service`` for
-``turn_on``/``turn_off``/``toggle`` and ``history/history_during_period`` (always empty).
+``announce``), ``subscribe_entities`` (a snapshot of every entity, then diffs),
+``call_service`` for ``turn_on``/``turn_off``/``toggle`` and ``history/history_during_period``
+(empty, or with ``keeps_history`` the states ``set_state`` made).
 
 In a test (the server runs on a thread of its own; every method is thread-safe)::
 
@@ -39,6 +39,7 @@ import json
 import sys
 import threading
 import time
+from datetime import datetime
 
 from websockets.asyncio.server import serve
 
@@ -82,12 +83,26 @@ def event_frame(subscription_id, event_type, data):
 
 
 class ScriptedHA:
-    def __init__(self, entities=None, *, token=TOKEN, areas=(), devices=(), registry=(), home=None):
+    def __init__(
+        self,
+        entities=None,
+        *,
+        token=TOKEN,
+        areas=(),
+        devices=(),
+        registry=(),
+        home=None,
+        keeps_history=False,
+    ):
         """``entities``: entity_id -> compressed state ({"s", "a", "c", "lc"}), kept here and
         changed by ``set_state``, ``call_service`` and ``stream``. ``areas``, ``devices``,
         ``registry``: what the registry list commands answer; or ``home``, a
-        ``ScriptedRegistries`` whose release answers them all (and names the version)."""
+        ``ScriptedRegistries`` whose release answers them all (and names the version).
+        ``keeps_history``: ``history/history_during_period`` answers the states
+        ``set_state`` made, like a recorder (otherwise nothing)."""
         self.entities = dict(entities or {})
+        self.keeps_history = keeps_history
+        self.history = {}  # entity_id -> [(last_updated epoch, state)], by set_state
         self.token = token
         self.home = home
         self.ha_version = home.version if home is not None else HA_VERSION
@@ -252,7 +267,7 @@ class ScriptedHA:
         elif kind == "get_states":
             await result([self._full_state(eid, s) for eid, s in self.entities.items()])
         elif kind == "history/history_during_period":
-            await result({})
+            await result(self._history(message))
         elif kind == "subscribe_entities":
             await result()
             self._subscribers[websocket] = message_id
@@ -320,9 +335,31 @@ class ScriptedHA:
                 await self._set_state(entity_id, new)
         await result({"context": {"id": f"svc-{next(self._context)}"}, "response": None})
 
+    def _history(self, message):
+        """The recorded states of the asked entities strictly inside (start_time, end_time),
+        as Home Assistant answers with ``minimal_response`` (``lc`` left out when it equals
+        ``lu``); nothing unless ``keeps_history``."""
+        if not self.keeps_history:
+            return {}
+        start = datetime.fromisoformat(message["start_time"]).timestamp()
+        end = message.get("end_time")
+        end = datetime.fromisoformat(end).timestamp() if end else float("inf")
+        answer = {}
+        for entity_id in message.get("entity_ids") or ():
+            points = [
+                {"s": state, "lu": at}
+                for at, state in self.history.get(entity_id, ())
+                if start < at < end
+            ]
+            if points:
+                answer[entity_id] = points
+        return answer
+
     async def _set_state(self, entity_id, state, attributes=None):
         old = self.entities.get(entity_id)
         now = self._tick()
+        if self.keeps_history:
+            self.history.setdefault(entity_id, []).append((now, state))
         context = f"ctx-{next(self._context)}"
         if old is None:
             compressed = {"s": state, "a": dict(attributes or {}), "c": context, "lc": now}

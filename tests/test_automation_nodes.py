@@ -1,12 +1,13 @@
 """Rules on several Odoo processes sharing one database: each crossing runs its actions once.
 
-Two real Odoo servers (``OdooServer``, threaded) host the connections of the test database; one
-of them holds the instance of a scripted Home Assistant and evaluates its rules after each
-flush. The node holding the instance is then killed with SIGKILL: the other one takes the
-connection over and records the current state again from its snapshot, which must not fire
-the rule a second time, and evaluates the next crossing. Each firing creates a contact, so the
-contacts count the actions that really ran. (Two evaluations racing for one rule in two
-transactions: ``test_automation_rules.py``.)
+Two real Odoo servers (``OdooServer``, threaded, then prefork) host the connections of the
+test database; one of them holds the instance of a scripted Home Assistant and evaluates its
+rules after each flush. The node holding the instance is then killed with SIGKILL; while no
+node hosts it, the sensor crosses the threshold and falls back. The other node takes the
+connection over, records the current state again from its snapshot (which must not fire the
+rule a second time), fires once the crossing it finds in Home Assistant's history, then the
+next one. Each firing creates a contact, so the contacts count the actions that really ran.
+(Two evaluations racing for one rule in two transactions: ``test_automation_rules.py``.)
 """
 
 import json
@@ -32,7 +33,8 @@ class TestRulesOnTwoNodes(TransactionCase):
     def setUp(self):
         super().setUp()
         self.dbname = self.env.cr.dbname
-        self.ha = ScriptedHA(make_sensors(3)).start()
+        # With a recorder: what it recorded while no node hosted the instance is caught up.
+        self.ha = ScriptedHA(make_sensors(3), keeps_history=True).start()
         self.addCleanup(self.ha.stop)
 
         def create(env):
@@ -60,8 +62,8 @@ class TestRulesOnTwoNodes(TransactionCase):
 
         _committed(self.dbname, clean)
 
-    def _start_server(self):
-        server = OdooServer(self.dbname)
+    def _start_server(self, workers=0):
+        server = OdooServer(self.dbname, workers=workers)
         server.start()
         self.addCleanup(server.stop)
         return server
@@ -153,8 +155,16 @@ class TestRulesOnTwoNodes(TransactionCase):
         return _committed(self.dbname, create)
 
     def test_each_crossing_runs_its_actions_once_across_nodes_and_a_takeover(self):
+        self._crossings_act_once_across_nodes_and_a_takeover(workers=0)
+
+    def test_the_same_on_prefork_nodes(self):
+        """As production runs Odoo: HTTP workers, the gevent process and cron workers, any
+        of which may host the instance and evaluate its rules."""
+        self._crossings_act_once_across_nodes_and_a_takeover(workers=2)
+
+    def _crossings_act_once_across_nodes_and_a_takeover(self, workers):
         self.ha.set_state(SENSOR, "10")
-        first, second = self._start_server(), self._start_server()
+        first, second = self._start_server(workers), self._start_server(workers)
         servers = (first, second)
         self._wait_for(lambda: self._connected_with("10"), "the instance never connected", servers)
         self._create_rule()
@@ -167,33 +177,41 @@ class TestRulesOnTwoNodes(TransactionCase):
             )
         self._wait_for(lambda: self._contacts() == 2, "the two crossings did not act", servers)
 
-        # The node holding the connection dies; the other takes it over and records the
-        # current state (80, above the threshold) again from its snapshot.
+        # The node holding the connection dies (the whole server, its workers too).
         host = self._host_pid()
-        killed = next(server for server in servers if server.process.pid == host)
+        killed = next(server for server in servers if server.process.pid == os.getpgid(host))
         os.killpg(killed.process.pid, signal.SIGKILL)
         killed.process.wait()
         survivor = second if killed is first else first
+        # While no node hosts the instance, the sensor falls, crosses again and falls back:
+        # the survivor's snapshot shows 40 (and 80 replayed must not fire again); Home
+        # Assistant's history gives the crossing at 85.
+        for value in ("30", "85", "40"):
+            self.ha.set_state(SENSOR, value)
         self._wait_for(
-            lambda: self._host_pid() == survivor.process.pid and self._connected_with("80"),
+            lambda: (
+                self._host_pid() is not None
+                and os.getpgid(self._host_pid()) == survivor.process.pid
+                and self._connected_with("40")
+            ),
             "the surviving node never took the instance over",
             servers,
         )
-        for value in ("30", "90"):
-            self.ha.set_state(SENSOR, value)
-            self._wait_for(
-                lambda value=value: self._connected_with(value), "a state was lost", servers
-            )
         self._wait_for(
-            lambda: self._contacts() == 3, "the crossing after the takeover did not act", servers
+            lambda: self._contacts() == 3, "the crossing while no node hosted did not act", servers
+        )
+        self.ha.set_state(SENSOR, "90")
+        self._wait_for(lambda: self._connected_with("90"), "a state was lost", servers)
+        self._wait_for(
+            lambda: self._contacts() == 4, "the crossing after the takeover did not act", servers
         )
         time.sleep(1.0)  # anything that would run twice has had time to
-        self.assertEqual(self._contacts(), 3)
-        self.assertEqual(dict(self._firings()), {"done": 3})
+        self.assertEqual(self._contacts(), 4)
+        self.assertEqual(dict(self._firings()), {"done": 4})
         names = {
             name
             for (name,) in self._query(
                 "SELECT name FROM res_partner WHERE name LIKE %s", (f"{CONTACT_NAME}%",)
             )
         }
-        self.assertEqual(names, {f"{CONTACT_NAME} {value}" for value in ("60", "80", "90")})
+        self.assertEqual(names, {f"{CONTACT_NAME} {value}" for value in ("60", "80", "85", "90")})
