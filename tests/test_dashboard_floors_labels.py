@@ -125,6 +125,26 @@ class TestDashboardFloorsAndLabels(BusRowsMixin, HttpCase, TestFloorsAndLabelsAc
         # The employee's share holds no relabelled entity: nothing is sent to it.
         self.assertEqual(self._bus_rows(scope_channel(self.share_sensor)), [])
 
+    def test_labels_a_manager_puts_on_an_entity_reach_open_pages(self):
+        # What ha.registry.mirror does once Home Assistant answered a label edit.
+        self.light_kitchen.label_ids = self.label_light | self.label_secret
+        self.light_kitchen.sudo()._registry_notify({"label_ids": []})
+        label_ids = sorted((self.label_light | self.label_secret).ids)
+        self.assertIn(
+            {
+                "type": ENTITY_CHANGES,
+                "payload": {
+                    "instance_id": self.instance.id,
+                    "changes": {"light.kitchen": {"label_ids": label_ids}},
+                },
+            },
+            self._bus_rows(scope_channel(self.group_kitchen)),
+        )
+        self.assertIn(
+            {"type": ENTITIES_RELOAD, "payload": {"instance_id": self.instance.id}},
+            self._bus_rows(scope_channel(self.share_light)),
+        )
+
     def test_a_sync_tells_pages_of_floor_and_label_changes_and_relabelled_entities(self):
         instance = self.other_instance
         self.env["ha.entity"].create(
