@@ -392,7 +392,8 @@ class HaEntity(models.Model):
     def _api_data(self, user):
         """What the JSON API and the web client show of each entity (never more)."""
         controllable = self._controllable_by(user)
-        # The labels ``user`` may read (people a share grants: those of the shared entities).
+        # The labels ``user`` may read (people a share grants: those of the shared entities);
+        # each entity's label ids are sorted, as the bus's entity diffs carry them.
         readable_labels = set(self.label_ids.with_user(user)._filtered_access("read").ids)
         return [
             {
@@ -407,7 +408,7 @@ class HaEntity(models.Model):
                 "last_updated": entity.last_updated and entity.last_updated.isoformat() + "Z",
                 "area_id": entity.area_id.id or None,
                 "device_id": entity.device_id.id or None,
-                "label_ids": [i for i in entity.label_ids.ids if i in readable_labels],
+                "label_ids": sorted(i for i in entity.label_ids.ids if i in readable_labels),
                 "record_history": entity.record_history,
                 "can_control": entity in controllable,
             }
