@@ -323,9 +323,13 @@ class InstanceConnector(threading.Thread):
         return self.db.run_transaction(write)
 
     def _write_entity_links(self, entities):
-        self.db.run_transaction(
-            registry_floors_labels.sync_entity_links, self.instance_id, entities
-        )
+        def write(cr):
+            labelled = registry_floors_labels.sync_entity_links(cr, self.instance_id, entities)
+            if labelled:
+                changes = registry_sync.RegistryChanges(False, {}, labelled)
+                InstanceOrm(self.db, cr, self.instance_id).notify_registry_changes(changes)
+
+        self.db.run_transaction(write)
 
     def _write_status(self, status, error):
         ha_version = self.client.ha_version if self.client is not None else None

@@ -271,7 +271,8 @@ def sync_links(cr, instance_id, link, pairs):
 
 def sync_entity_links(cr, instance_id, entities):
     """The labels and categories of the entity registry's ``entities``, on the entities Odoo
-    has; returns the entity record ids whose labels or categories changed."""
+    has; returns ``entity_labels`` of the entities whose labels changed (pages show labels,
+    not categories)."""
     labels = [(e["entity_id"], label) for e in entities for label in e.get("labels") or ()]
     categories = [
         (e["entity_id"], f"{scope}/{category}")
@@ -279,9 +280,27 @@ def sync_entity_links(cr, instance_id, entities):
         for scope, category in (e.get("categories") or {}).items()
         if category
     ]
-    return sync_links(cr, instance_id, ENTITY_LABELS, labels) | sync_links(
-        cr, instance_id, ENTITY_CATEGORIES, categories
+    changed = sync_links(cr, instance_id, ENTITY_LABELS, labels)
+    sync_links(cr, instance_id, ENTITY_CATEGORIES, categories)
+    return entity_labels(cr, changed)
+
+
+def entity_labels(cr, entity_record_ids):
+    """Home Assistant entity id -> its ha.label record ids, sorted, for ``entity_record_ids``."""
+    if not entity_record_ids:
+        return {}
+    cr.execute(
+        """
+        SELECT e.entity_id, COALESCE(array_agg(r.label_id ORDER BY r.label_id)
+                                     FILTER (WHERE r.label_id IS NOT NULL), '{}')
+          FROM ha_entity e
+          LEFT JOIN ha_entity_label_rel r ON r.entity_id = e.id
+         WHERE e.id = ANY(%s)
+         GROUP BY e.entity_id
+        """,
+        (list(entity_record_ids),),
     )
+    return dict(cr.fetchall())
 
 
 def label_pairs(entries, key):

@@ -31,13 +31,15 @@ _NOW = "now() at time zone 'UTC'"
 
 
 class RegistryChanges:
-    """What a sync changed that open pages show: areas or devices, and entities' area or
-    device."""
+    """What a sync changed that open pages show: floors, labels, areas or devices, and
+    entities' area, device or labels."""
 
-    def __init__(self, registry_changed, entity_links):
+    def __init__(self, registry_changed, entity_links, entity_labels=None):
         self.registry_changed = registry_changed
         # entity_id -> (ha.area id or None, ha.device id or None), for changed entities only
         self.entity_links = entity_links
+        # entity_id -> its ha.label ids, for entities whose labels changed only
+        self.entity_labels = entity_labels or {}
 
 
 def sync_registries(cr, instance_id, areas, devices, entities, organised=None):
@@ -60,28 +62,35 @@ def sync_registries(cr, instance_id, areas, devices, entities, organised=None):
     organisers.sync_links(
         cr, instance_id, organisers.DEVICE_LABELS, organisers.label_pairs(devices, "id")
     )
-    organisers.sync_entity_links(cr, instance_id, entities)
+    labelled = organisers.sync_entity_links(cr, instance_id, entities)
     links = {}
     for entry in entities:
         device_id = device_ids.get(entry.get("device_id"))
         area_id = area_ids.get(entry.get("area_id")) or device_areas.get(device_id)
         links[entry["entity_id"]] = (area_id, device_id)
     changed_links = _apply_links(cr, instance_id, links)
-    return links, RegistryChanges(before != _registry_rows(cr, instance_id), changed_links)
+    changed = before != _registry_rows(cr, instance_id)
+    return links, RegistryChanges(changed, changed_links, labelled)
+
+
+# What pages show of each registry (``ha.realtime.update._registry_payload``): a sync that
+# changes none of it tells no page.
+_SHOWN_ROWS = (
+    "SELECT id, area_id, name, icon, floor_id FROM ha_area WHERE instance_id = %s ORDER BY id",
+    "SELECT id, name, name_by_user, area_id FROM ha_device WHERE instance_id = %s ORDER BY id",
+    "SELECT id, name, level, has_level, icon FROM ha_floor WHERE instance_id = %s ORDER BY id",
+    "SELECT id, name, color, icon FROM ha_label WHERE instance_id = %s ORDER BY id",
+)
 
 
 def _registry_rows(cr, instance_id):
-    """What pages show of the areas and devices, to tell whether a sync changed it."""
-    cr.execute(
-        "SELECT id, area_id, name, icon FROM ha_area WHERE instance_id = %s ORDER BY id",
-        (instance_id,),
-    )
-    areas = cr.fetchall()
-    cr.execute(
-        "SELECT id, name, name_by_user, area_id FROM ha_device WHERE instance_id = %s ORDER BY id",
-        (instance_id,),
-    )
-    return areas, cr.fetchall()
+    """What pages show of the areas, devices, floors and labels, to tell whether a sync
+    changed it."""
+    rows = []
+    for query in _SHOWN_ROWS:
+        cr.execute(query, (instance_id,))
+        rows.append(cr.fetchall())
+    return rows
 
 
 def _sync_areas(cr, instance_id, areas, floor_ids):

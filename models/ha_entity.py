@@ -312,6 +312,9 @@ class HaEntity(models.Model):
             change["name"] = stored["name"]
         if "area_id" in stored:
             change["area_id"] = stored["area_id"] or None
+        if "label_ids" in stored:
+            change["label_ids"] = sorted(self.label_ids.ids)
+            self.env["ha.realtime.update"]._notify_shares_reload(self.instance_id, [self.entity_id])
         if change:
             self.env["ha.realtime.update"]._notify_entity_changes(
                 self.instance_id, {self.entity_id: change}
@@ -389,6 +392,9 @@ class HaEntity(models.Model):
     def _api_data(self, user):
         """What the JSON API and the web client show of each entity (never more)."""
         controllable = self._controllable_by(user)
+        # The labels ``user`` may read (people a share grants: those of the shared entities);
+        # each entity's label ids are sorted, as the bus's entity diffs carry them.
+        readable_labels = set(self.label_ids.with_user(user)._filtered_access("read").ids)
         return [
             {
                 "id": entity.id,
@@ -402,6 +408,7 @@ class HaEntity(models.Model):
                 "last_updated": entity.last_updated and entity.last_updated.isoformat() + "Z",
                 "area_id": entity.area_id.id or None,
                 "device_id": entity.device_id.id or None,
+                "label_ids": sorted(i for i in entity.label_ids.ids if i in readable_labels),
                 "record_history": entity.record_history,
                 "can_control": entity in controllable,
             }

@@ -157,28 +157,38 @@ class HaRealtimeUpdate(models.AbstractModel):
 
     @api.model
     def _notify_registry_changes(self, instance, changes):
-        """Registry updates open pages show at once: the instance's areas and devices
-        (renamed, added, removed, moved) and entities moved to another area or device
-        (``RegistryChanges``)."""
+        """Registry updates open pages show at once: the instance's floors, labels, areas and
+        devices (renamed, added, removed, moved) and entities moved to another area or device
+        or labelled anew (``RegistryChanges``)."""
         if changes.registry_changed:
             self._notify_registry_lists(instance)
-        links = changes.entity_links
-        if len(links) > BUS_MAX_CHANGES:
+        elif changes.entity_labels:
+            # People a share grants read only the labels of their entities: one they could
+            # not read before is read with the rest.
+            self._notify_shares_reload(instance, changes.entity_labels)
+        diffs = {
+            entity_id: {"area_id": area_id, "device_id": device_id}
+            for entity_id, (area_id, device_id) in changes.entity_links.items()
+        }
+        for entity_id, label_ids in changes.entity_labels.items():
+            diffs.setdefault(entity_id, {})["label_ids"] = list(label_ids)
+        if len(diffs) > BUS_MAX_CHANGES:
             self._notify_entities_reload(instance)
-        elif links:
-            self._notify_entity_changes(
-                instance,
-                {
-                    entity_id: {"area_id": area_id, "device_id": device_id}
-                    for entity_id, (area_id, device_id) in links.items()
-                },
-            )
+        elif diffs:
+            self._notify_entity_changes(instance, diffs)
+
+    def _notify_shares_reload(self, instance, entity_ids):
+        """Tell the current shares holding any of ``entity_ids`` to read their data again."""
+        send = self.env["bus.bus"]._sendone
+        for scope in self._scopes_holding(instance, entity_ids):
+            if scope._name == "ha.entity.share":
+                send(scope_channel(scope), ENTITIES_RELOAD, {"instance_id": instance.id})
 
     @api.model
     def _notify_registry_lists(self, instance):
-        """The instance's areas and devices, as they are now, to every scope of the instance
-        (after a registry sync or an edit from Odoo changed them). People a share grants may
-        read only the areas and devices of their entities: they are told to read again."""
+        """The instance's floors, labels, areas and devices, as they are now, to every scope
+        of the instance (after a registry sync or an edit from Odoo changed them). People a
+        share grants may read only those of their entities: they are told to read again."""
         payload = {"instance_id": instance.id, **self.sudo()._registry_payload(instance)}
         self._send_to_instance_scopes(
             instance,
@@ -189,18 +199,48 @@ class HaRealtimeUpdate(models.AbstractModel):
 
     @api.model
     def _registry_payload(self, instance):
-        """The instance's areas and devices as pages show them (every reader of the instance
-        may read both through the ORM)."""
-        areas = self.env["ha.area"].search([("instance_id", "=", instance.id)])
-        devices = self.env["ha.device"].search([("instance_id", "=", instance.id)])
+        """The instance's floors, labels, areas and devices as pages show them, those the
+        environment's user may read through the ORM (Home Assistant users: all of the
+        instance; people a share grants entities: those of the shared entities)."""
+        domain = [("instance_id", "=", instance.id)]
+        floors = self.env["ha.floor"].search(domain)
+        areas = self.env["ha.area"].search(domain)
+        devices = self.env["ha.device"].search(domain)
+        labels = self.env["ha.label"].search(domain)
         return {
+            "floors": [
+                {
+                    "id": f.id,
+                    "floor_id": f.floor_id,
+                    "name": f.name,
+                    "level": f.level if f.has_level else None,
+                    "icon": f.icon or None,
+                }
+                for f in floors
+            ],
             "areas": [
-                {"id": a.id, "area_id": a.area_id, "name": a.name, "icon": a.icon or None}
+                {
+                    "id": a.id,
+                    "area_id": a.area_id,
+                    "name": a.name,
+                    "icon": a.icon or None,
+                    "floor_id": a.floor_id.id if a.floor_id in floors else None,
+                }
                 for a in areas
             ],
             "devices": [
                 {"id": d.id, "name": d.display_name, "area_id": d.area_id.id or None}
                 for d in devices
+            ],
+            "labels": [
+                {
+                    "id": label.id,
+                    "label_id": label.label_id,
+                    "name": label.name,
+                    "color": label.color or None,
+                    "icon": label.icon or None,
+                }
+                for label in labels
             ],
         }
 

@@ -13,6 +13,7 @@ from . import (
     test_connector_nodes,
     test_connector_shared,
     test_dashboard,
+    test_dashboard_floors_labels,
     test_device_key_security,
     test_device_keys,
     test_domain_controls,

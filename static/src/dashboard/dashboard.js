@@ -18,6 +18,7 @@ import { statusBadgeClass, statusLabel } from "../instance_status/status_badge";
 import { MACHINE_HEALTH_FIELDS, MachineHealth } from "../machine_health/machine_health";
 import { MANAGER_GROUP } from "../services/ha_data_service";
 import { ALL_AREAS, NO_AREA, buildListing, changesListing, indexListing } from "./entity_listing";
+import { labelColor } from "./label_color";
 
 // Cards rendered at first and added each time the user scrolls near the end: the page's
 // DOM follows what the user looked at, not the size of the home.
@@ -28,8 +29,9 @@ const MACHINE_FIELDS = ["name", "phase", ...MACHINE_HEALTH_FIELDS.map((field) =>
 
 /**
  * The live dashboard of the current Home Assistant instance: its connection, its areas as
- * tabs and each area's entities as cards with the control of their domain. Everything shown
- * comes from the ha_data service, which the bus keeps current.
+ * tabs (by floor when the home has floors) and each area's entities as cards with the control
+ * of their domain, filtered by labels if the user chooses some. Everything shown comes from
+ * the ha_data service, which the bus keeps current.
  *
  * Its cost follows what changes, not the size of the home: each card (HaEntityCard) reads
  * its own entity, so a change re-renders that card only; the dashboard itself reads no
@@ -57,6 +59,8 @@ export class HaDashboard extends Component {
             search: "",
             domain: "",
             state: "",
+            // Label ids: entities carrying any of them are shown.
+            labels: [],
             byDevice: false,
         });
         this.view = useState({ version: 0, pages: 1 });
@@ -110,6 +114,7 @@ export class HaDashboard extends Component {
     async onInstanceChange(ev) {
         const instanceId = parseInt(ev.target.value);
         this.setFilter("area", ALL_AREAS);
+        this.setFilter("labels", []);
         await this.haData.switchInstance(instanceId);
     }
 
@@ -215,12 +220,16 @@ export class HaDashboard extends Component {
         const entities = toRaw(this.data.entities);
         const areas = toRaw(this.data.areas);
         const devices = toRaw(this.data.devices);
+        const floors = toRaw(this.data.floors);
+        const labels = toRaw(this.data.labels);
         const { area, search, domain, state, byDevice } = this.filters;
-        const key = [entities, areas, devices, area, search, domain, state, byDevice];
-        key.push(this.view.version);
+        const chosen = toRaw(this.filters.labels);
+        const key = [entities, areas, devices, floors, labels, area, search, domain, state];
+        key.push(byDevice, chosen, this.view.version);
         const cached = this._listing;
         if (!cached.key || key.some((value, index) => value !== cached.key[index])) {
-            cached.result = buildListing(entities, areas, this.filters, devices);
+            const filters = { area, search, domain, state, byDevice, labels: chosen };
+            cached.result = buildListing(entities, areas, filters, devices, { floors, labels });
             cached.indexed = indexListing(entities);
             cached.key = key;
         }
@@ -300,8 +309,26 @@ export class HaDashboard extends Component {
         this.setFilter("byDevice", !this.filters.byDevice);
     }
 
+    isLabelChosen(labelId) {
+        return this.filters.labels.includes(labelId);
+    }
+
+    /** Add ``labelId`` to the labels filtered on, or take it off. */
+    toggleLabel(labelId) {
+        const chosen = this.filters.labels.filter((id) => id !== labelId);
+        if (chosen.length === this.filters.labels.length) {
+            chosen.push(labelId);
+        }
+        this.setFilter("labels", chosen);
+    }
+
+    labelDotStyle(label) {
+        const color = labelColor(label.color);
+        return color ? `background-color: ${color}` : "";
+    }
+
     clearFilters() {
-        Object.assign(this.filters, { search: "", domain: "", state: "" });
+        Object.assign(this.filters, { search: "", domain: "", state: "", labels: [] });
         this.view.pages = 1;
     }
 

@@ -92,6 +92,7 @@ function entityUpdate(diff) {
         "last_updated",
         "area_id",
         "device_id",
+        "label_ids",
     ]) {
         if (key in diff) {
             update[key] = diff[key];
@@ -127,8 +128,12 @@ export class HaDataService {
             instances: [],
             currentInstanceId: null,
             instance: null,
+            // Floors ({id, floor_id, name, level, icon}) and labels ({id, label_id, name,
+            // color, icon}) of the instance shown, those the user may read.
+            floors: [],
             areas: [],
             devices: [],
+            labels: [],
             entities: {},
             canManage: false,
             loading: false,
@@ -136,7 +141,7 @@ export class HaDataService {
             // Machine id -> the health the bus last reported for it, of any instance.
             machines: {},
         });
-        /** @type {Map<number, {instance, areas, devices, entities, canManage, ignored: Set<string>}>} */
+        /** @type {Map<number, {instance, floors, areas, devices, labels, entities, canManage, ignored: Set<string>}>} */
         this.cache = new Map();
         this.shownInstanceId = null;
         // Kind -> the callbacks subscribe() registered for it.
@@ -272,8 +277,8 @@ export class HaDataService {
      * function returned is called:
      * - "entity_changes": ``callback(instanceId, changes)`` for every batch of entity changes;
      * - "instance_status": ``callback(payload)`` for every connection status change;
-     * - "registry_changed": ``callback(instanceId, {areas, devices})`` when the areas or
-     *   devices change in Home Assistant;
+     * - "registry_changed": ``callback(instanceId, {floors, areas, devices, labels})`` when
+     *   the floors, areas, devices or labels change in Home Assistant;
      * - "machine_states": ``callback(payload)`` for every health change of machines.
      *
      * @param {string} kind one of SUBSCRIPTION_KINDS
@@ -348,17 +353,18 @@ export class HaDataService {
         }, ACCESS_RELOAD_MS);
     }
 
-    /** Bus "registry_changed": areas or devices of the instance were renamed, added,
-     * removed or moved in Home Assistant. */
-    applyRegistry({ instance_id: instanceId, areas, devices }) {
+    /** Bus "registry_changed": floors, areas, devices or labels of the instance were
+     * renamed, added, removed or moved in Home Assistant. */
+    applyRegistry({ instance_id: instanceId, areas, devices, floors = [], labels = [] }) {
+        const lists = { floors, areas, devices, labels };
         const entry = this.cache.get(instanceId);
         if (entry) {
-            Object.assign(entry, { areas, devices });
+            Object.assign(entry, lists);
         }
         if (instanceId === this.shownInstanceId) {
-            Object.assign(this.state, { areas, devices });
+            Object.assign(this.state, lists);
         }
-        this._notifySubscribers("registry_changed", instanceId, { areas, devices });
+        this._notifySubscribers("registry_changed", instanceId, lists);
     }
 
     /** Bus "instance_status": the connection status of an instance changed. */
@@ -517,8 +523,10 @@ export class HaDataService {
         );
         const entry = {
             instance: data.instance,
+            floors: data.floors || [],
             areas: data.areas,
             devices: data.devices || [],
+            labels: data.labels || [],
             entities,
             canManage: data.can_manage,
             ignored,
@@ -544,8 +552,10 @@ export class HaDataService {
         this.shownInstanceId = entry ? instanceId : null;
         Object.assign(this.state, {
             instance: entry ? entry.instance : null,
+            floors: entry ? entry.floors : [],
             areas: entry ? entry.areas : [],
             devices: entry ? entry.devices : [],
+            labels: entry ? entry.labels : [],
             entities: entry ? entry.entities : {},
             canManage: entry ? entry.canManage : false,
             loading: false,
