@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 
 from ..connector.locks import lock_instance_registry
+from .res_groups import MANAGER_GROUP
 
 
 class HaArea(models.Model):
@@ -45,6 +46,13 @@ class HaArea(models.Model):
     )
     entity_ids = fields.One2many("ha.entity", "area_id", string="Entities")
     device_ids = fields.One2many("ha.device", "area_id", string="Devices")
+    share_ids = fields.One2many(
+        "ha.entity.share",
+        "area_id",
+        string="Shares",
+        readonly=True,
+        groups=MANAGER_GROUP,
+    )
     entity_count = fields.Integer(compute="_compute_counts")
     device_count = fields.Integer(compute="_compute_counts")
 

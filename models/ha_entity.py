@@ -135,9 +135,10 @@ class HaEntity(models.Model):
         readonly=True,
         groups=MANAGER_GROUP,
     )
-    # Who a current share gives this entity to now, the entity's own, its device's or its
-    # groups' (ha.entity.share._coverage_sql). The record rules of shares search it: its
-    # search compares with the time of each query.
+    # Who a current share gives this entity to now: a share of the entity, its device, one of
+    # its groups, its area or floor, or a label of it, its device or its area
+    # (ha.entity.share._coverage_sql). The record rules of shares search it: its search
+    # compares with the time of each query.
     shared_with_ids = fields.Many2many(
         "res.users",
         string="Currently Shared With",
@@ -197,7 +198,16 @@ class HaEntity(models.Model):
     @api.depends(
         *(
             f"{path}share_ids.{name}"
-            for path in ("", "device_id.", "group_ids.")
+            for path in (
+                "",
+                "device_id.",
+                "group_ids.",
+                "area_id.",
+                "area_id.floor_id.",
+                "label_ids.",
+                "device_id.label_ids.",
+                "area_id.label_ids.",
+            )
             for name in (
                 "user_id",
                 "active",
@@ -209,6 +219,10 @@ class HaEntity(models.Model):
         ),
         "device_id",
         "group_ids",
+        "area_id.floor_id",
+        "label_ids",
+        "device_id.label_ids",
+        "area_id.label_ids",
     )
     def _compute_shared_with_ids(self):
         # The record rules' check of given records (filtered_domain) reads this value: the

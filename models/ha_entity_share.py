@@ -15,6 +15,9 @@ ACCESS_FIELDS = (
     "entity_id",
     "device_id",
     "group_id",
+    "area_id",
+    "floor_id",
+    "label_id",
     "permission",
     "include_later",
     "granted_entity_ids",
@@ -22,18 +25,26 @@ ACCESS_FIELDS = (
     "date_end",
     "active",
 )
-TARGET_FIELDS = ("entity_id", "device_id", "group_id")
+# What a share may be of, exactly one. Every target but an entity holds entities that change
+# (``_coverage_sql``): its share grants those of when it was shared.
+TARGET_FIELDS = ("entity_id", "device_id", "group_id", "area_id", "floor_id", "label_id")
 # The columns ``_coverage_sql`` reads: pending changes of these are written before it runs.
 COVERAGE_FIELDS = (
     *(("ha.entity.share", name) for name in ACCESS_FIELDS),
     ("ha.entity", "device_id"),
+    ("ha.entity", "area_id"),
+    ("ha.entity", "label_ids"),
     ("ha.entity.group", "entity_ids"),
+    ("ha.area", "floor_id"),
+    ("ha.area", "label_ids"),
+    ("ha.device", "label_ids"),
 )
 
 
 class HaEntityShare(models.Model):
-    """Some entities (one entity, a device's entities or an entity group's), shared with one
-    person (portal or internal user) to view or control, for a period.
+    """Some entities (one entity, or those of a device, an entity group, an area, a floor or a
+    label), shared with one person (portal or internal user) to view or control, for a
+    period.
 
     A share grants access while it is *current*: active, started and not expired. The record
     rules follow ``_current_domain``, which compares with the time of each query, so a
@@ -41,13 +52,18 @@ class HaEntityShare(models.Model):
     (see ha.realtime.update) and service calls. The daily job only archives expired shares
     and reminds their creators before they expire.
 
-    A share of a device or group never widens by itself: it covers its *granted* entities
-    (the target's entities when it was shared, or when a manager shared the current ones
-    again) for as long as they stay in the device or group. With ``include_later``, the
-    entities that joined the target since are covered too, but to view only: control is
+    A share of a device, group, area, floor or label never widens by itself: it covers its
+    *granted* entities (the target's entities when it was shared, or when a manager shared
+    the current ones again) for as long as they stay in the target. With ``include_later``,
+    the entities that joined the target since are covered too, but to view only: control is
     never given without a manager confirming the entities. ``_coverage_sql`` states this
     once; the record rules (through ``ha.entity.shared_with_ids``), the bus, service calls
     and the portal page all read it.
+
+    An area's entities are those whose area is it, their own or else their device's (as
+    ``ha.entity.area_id`` holds it); a floor's, those of its areas. A label's are, as in Home
+    Assistant's label targets, the entities labelled, the entities of labelled devices and
+    the entities of labelled areas.
     """
 
     _name = "ha.entity.share"
@@ -68,6 +84,31 @@ class HaEntityShare(models.Model):
         ondelete="cascade",
         index="btree_not_null",
         tracking=True,
+    )
+    area_id = fields.Many2one(
+        "ha.area",
+        string="Area",
+        ondelete="cascade",
+        index="btree_not_null",
+        tracking=True,
+        help="The entities in the area: their own area, or else their device's.",
+    )
+    floor_id = fields.Many2one(
+        "ha.floor",
+        string="Floor",
+        ondelete="cascade",
+        index="btree_not_null",
+        tracking=True,
+        help="The entities in the floor's areas.",
+    )
+    label_id = fields.Many2one(
+        "ha.label",
+        string="Label",
+        ondelete="cascade",
+        index="btree_not_null",
+        tracking=True,
+        help="As in Home Assistant: the entities with the label, the entities of devices with "
+        "the label and the entities in areas with the label.",
     )
     instance_id = fields.Many2one(
         "ha.instance",
@@ -105,15 +146,15 @@ class HaEntityShare(models.Model):
         string="Granted Entities",
         readonly=True,
         tracking=True,
-        help="The device's or group's entities when it was shared (or shared again): they get "
-        "the share's permission while they belong to the device or group.",
+        help="The entities of the device, group, area, floor or label when it was shared (or "
+        "shared again): they get the share's permission while they belong to it.",
     )
     include_later = fields.Boolean(
         string="Include entities added later",
         tracking=True,
-        help="Entities added to the device or group after it was shared are shown too, to view "
-        "only: control is given only to the granted entities. Use “Share the current entities” "
-        "to grant new ones with the share's permission.",
+        help="Entities added to the device, group, area, floor or label after it was shared are "
+        "shown too, to view only: control is given only to the granted entities. Use “Share the "
+        "current entities” to grant new ones with the share's permission.",
     )
     # What the share covers now (``_coverage_sql``), at each read. Not stored, so that no
     # pending recomputation can lag behind a change of a device or group.
@@ -147,8 +188,8 @@ class HaEntityShare(models.Model):
     _sql_constraints = [
         (
             "one_target",
-            "CHECK(num_nonnulls(entity_id, device_id, group_id) = 1)",
-            "A share is of one entity, one device or one entity group.",
+            "CHECK(num_nonnulls(entity_id, device_id, group_id, area_id, floor_id, label_id) = 1)",
+            "A share is of one entity, device, entity group, area, floor or label.",
         ),
         (
             "period",
@@ -157,20 +198,28 @@ class HaEntityShare(models.Model):
         ),
     ]
 
-    @api.depends("entity_id", "device_id", "group_id", "user_id")
+    def _target(self):
+        """The entity, device, group, area, floor or label shared (an empty record if none)."""
+        self.ensure_one()
+        for name in TARGET_FIELDS:
+            if self[name]:
+                return self[name]
+        return self.entity_id
+
+    @api.depends(*TARGET_FIELDS, "user_id")
     def _compute_name(self):
         for share in self:
-            target = share.entity_id or share.device_id or share.group_id
+            target = share._target()
             share.name = _(
                 "%(target)s with %(person)s",
                 target=target.sudo().display_name or "",
                 person=share.user_id.sudo().name or "",
             )
 
-    @api.depends("entity_id.instance_id", "device_id.instance_id", "group_id.instance_id")
+    @api.depends(*(f"{name}.instance_id" for name in TARGET_FIELDS))
     def _compute_instance_id(self):
         for share in self:
-            target = (share.entity_id or share.device_id or share.group_id).sudo()
+            target = share._target().sudo()
             share.instance_id = target.instance_id
 
     # What shares cover: the one definition ---------------------------------------------------
@@ -182,9 +231,9 @@ class HaEntityShare(models.Model):
         this second (what grants access); otherwise all of them (what a share is about).
 
         - a share of one entity covers it, with the share's permission;
-        - a share of a device or group covers its granted entities that are still part of
-          the device or group, with the share's permission, and, with ``include_later``, the
-          other entities of the device or group, to view only.
+        - a share of a device, group, area, floor or label covers its granted entities that
+          are still part of the target, with the share's permission, and, with
+          ``include_later``, the target's other entities, to view only.
 
         Carries its columns as fields to flush: ``env.execute_query`` and ORM searches that
         embed it write pending changes first.
@@ -198,37 +247,90 @@ class HaEntityShare(models.Model):
         flush = SQL("").join(
             SQL("", to_flush=self.env[model]._fields[name]) for model, name in COVERAGE_FIELDS
         )
-        return SQL(
-            """
-            %(flush)sSELECT share.id AS share_id, share.user_id, share.entity_id,
-                   share.permission = 'control' AS control
-              FROM ha_entity_share share
-             WHERE share.entity_id IS NOT NULL AND %(condition)s
-             UNION ALL
-            SELECT share.id, share.user_id, entity.id,
-                   share.permission = 'control' AND granted.entity_id IS NOT NULL
-              FROM ha_entity_share share
-              JOIN ha_entity entity ON entity.device_id = share.device_id
-              LEFT JOIN ha_entity_share_granted_rel granted
-                     ON granted.share_id = share.id AND granted.entity_id = entity.id
-             WHERE (granted.entity_id IS NOT NULL OR share.include_later) AND %(condition)s
-             UNION ALL
-            SELECT share.id, share.user_id, member.entity_id,
-                   share.permission = 'control' AND granted.entity_id IS NOT NULL
-              FROM ha_entity_share share
-              JOIN ha_entity_group_entity_rel member ON member.group_id = share.group_id
-              LEFT JOIN ha_entity_share_granted_rel granted
-                     ON granted.share_id = share.id AND granted.entity_id = member.entity_id
-             WHERE (granted.entity_id IS NOT NULL OR share.include_later) AND %(condition)s
-            """,
-            flush=flush,
-            condition=condition,
-        )
+        branches = [
+            SQL(
+                """
+                SELECT share.id AS share_id, share.user_id, share.entity_id,
+                       share.permission = 'control' AS control
+                  FROM ha_entity_share share
+                 WHERE share.entity_id IS NOT NULL AND %s
+                """,
+                condition,
+            )
+        ]
+        for members in self._target_members_sql():
+            branches.append(
+                SQL(
+                    """
+                    SELECT share.id, share.user_id, member.entity_id,
+                           share.permission = 'control' AND granted.entity_id IS NOT NULL
+                      FROM ha_entity_share share
+                      JOIN (%(members)s) member ON member.share_id = share.id
+                      LEFT JOIN ha_entity_share_granted_rel granted
+                             ON granted.share_id = share.id AND granted.entity_id = member.entity_id
+                     WHERE (granted.entity_id IS NOT NULL OR share.include_later) AND %(condition)s
+                    """,
+                    members=members,
+                    condition=condition,
+                )
+            )
+        return SQL("%s%s", flush, SQL(" UNION ALL ").join(branches))
+
+    @api.model
+    def _target_members_sql(self):
+        """One query per kind of target but an entity: rows ``(share_id, entity_id)``, the
+        entities the share's device, group, area, floor or label holds now."""
+        return [
+            SQL(
+                "SELECT share.id AS share_id, entity.id AS entity_id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_entity entity ON entity.device_id = share.device_id"
+            ),
+            SQL(
+                "SELECT share.id AS share_id, rel.entity_id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_entity_group_entity_rel rel ON rel.group_id = share.group_id"
+            ),
+            # ha_entity.area_id is the entity's area, its own or else its device's.
+            SQL(
+                "SELECT share.id AS share_id, entity.id AS entity_id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_entity entity ON entity.area_id = share.area_id"
+            ),
+            SQL(
+                "SELECT share.id AS share_id, entity.id AS entity_id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_area area ON area.floor_id = share.floor_id"
+                "  JOIN ha_entity entity ON entity.area_id = area.id"
+            ),
+            # Home Assistant's label targets: labelled entities, and the entities of labelled
+            # devices and areas. UNION: an entity labelled twice over is one member.
+            SQL(
+                "SELECT share.id AS share_id, rel.entity_id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_entity_label_rel rel ON rel.label_id = share.label_id"
+                " UNION "
+                "SELECT share.id, entity.id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_device_label_rel rel ON rel.label_id = share.label_id"
+                "  JOIN ha_entity entity ON entity.device_id = rel.device_id"
+                " UNION "
+                "SELECT share.id, entity.id"
+                "  FROM ha_entity_share share"
+                "  JOIN ha_area_label_rel rel ON rel.label_id = share.label_id"
+                "  JOIN ha_entity entity ON entity.area_id = rel.area_id"
+            ),
+        ]
 
     @api.depends(
         "entity_id",
         "device_id.entity_ids",
         "group_id.entity_ids",
+        "area_id.entity_ids",
+        "floor_id.area_ids.entity_ids",
+        "label_id.entity_ids",
+        "label_id.device_ids.entity_ids",
+        "label_id.area_ids.entity_ids",
         "granted_entity_ids",
         "include_later",
     )
@@ -284,14 +386,28 @@ class HaEntityShare(models.Model):
         return [("id", "not in" if negative else "in", covering)]
 
     def _target_entities(self):
-        """The entities the device or group of this share has now (none for an entity's)."""
+        """The entities the share's device, group, area, floor or label has now, as
+        ``_target_members_sql`` finds them (none for an entity's share)."""
         self.ensure_one()
-        return (self.device_id or self.group_id).sudo().entity_ids.with_env(self.env)
+        return self._entities_of(self._target()).with_env(self.env)
+
+    @api.model
+    def _entities_of(self, target):
+        """The entities ``target`` (a device, group, area, floor or label) holds now."""
+        # sudo: what the target holds does not depend on who shares it.
+        target = target.sudo()
+        if target._name == "ha.entity":
+            return target.browse()
+        if target._name == "ha.floor":
+            return target.area_ids.entity_ids
+        if target._name == "ha.label":
+            return target.entity_ids | target.device_ids.entity_ids | target.area_ids.entity_ids
+        return target.entity_ids
 
     def action_grant_current_entities(self):
-        """Grant the device's or group's entities as they are now: the entities added since
+        """Grant the entities of the share's target as they are now: the entities added since
         get the share's permission, control included."""
-        for share in self.filtered(lambda s: s.device_id or s.group_id):
+        for share in self.filtered(lambda s: not s.entity_id):
             share.granted_entity_ids = [Command.set(share._target_entities().ids)]
 
     @api.depends("entity_ids")
@@ -388,7 +504,7 @@ class HaEntityShare(models.Model):
         retarget = any(name in vals for name in TARGET_FIELDS)
         result = super().write(vals)
         if retarget and "granted_entity_ids" not in vals:
-            # Another device or group: its entities as they are now, as for a new share.
+            # Another target: its entities as they are now, as for a new share.
             for share in self:
                 super(HaEntityShare, share).write(
                     {"granted_entity_ids": [Command.set(share._target_entities().ids)]}
@@ -404,17 +520,15 @@ class HaEntityShare(models.Model):
 
     @api.model
     def _with_granted_entities(self, vals):
-        """``vals`` of a new share, a device's or group's granting its entities of now."""
+        """``vals`` of a new share, one of a device, group, area, floor or label granting its
+        entities of now."""
         if "granted_entity_ids" in vals:
             return vals
-        if vals.get("device_id"):
-            target = self.env["ha.device"].browse(vals["device_id"])
-        elif vals.get("group_id"):
-            target = self.env["ha.entity.group"].browse(vals["group_id"])
-        else:
-            return vals
-        # sudo: what the target holds does not depend on who shares it.
-        return dict(vals, granted_entity_ids=[Command.set(target.sudo().entity_ids.ids)])
+        for name in TARGET_FIELDS[1:]:
+            if vals.get(name):
+                target = self.env[self._fields[name].comodel_name].browse(vals[name])
+                return dict(vals, granted_entity_ids=[Command.set(self._entities_of(target).ids)])
+        return vals
 
     def unlink(self):
         self.env["ha.realtime.update"]._retire_scopes({(s._name, s.id) for s in self})
@@ -446,7 +560,7 @@ class HaEntityShare(models.Model):
                 summary=_("Share expires soon"),
                 note=_(
                     "The share of %(target)s with %(person)s expires on %(date)s.",
-                    target=(share.entity_id or share.device_id or share.group_id).display_name,
+                    target=share._target().display_name,
                     person=share.user_id.name,
                     date=format_datetime(share.env, share.date_end, tz=share.create_uid.tz),
                 ),

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .res_groups import MANAGER_GROUP
+
 
 class HaFloor(models.Model):
     """A floor of Home Assistant's floor registry (2024.3 and later): areas sit on floors.
@@ -37,6 +39,13 @@ class HaFloor(models.Model):
     )
     icon = fields.Char(readonly=True, help="Material Design icon name, e.g. mdi:home-floor-1.")
     area_ids = fields.One2many("ha.area", "floor_id", string="Areas", readonly=True)
+    share_ids = fields.One2many(
+        "ha.entity.share",
+        "floor_id",
+        string="Shares",
+        readonly=True,
+        groups=MANAGER_GROUP,
+    )
     area_count = fields.Integer(compute="_compute_area_count")
 
     _sql_constraints = [

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .res_groups import MANAGER_GROUP
+
 
 class HaLabel(models.Model):
     """A label of Home Assistant's label registry (2024.3 and later), put on entities, devices
@@ -49,6 +51,13 @@ class HaLabel(models.Model):
     )
     area_ids = fields.Many2many(
         "ha.area", "ha_area_label_rel", "label_id", "area_id", string="Areas", readonly=True
+    )
+    share_ids = fields.One2many(
+        "ha.entity.share",
+        "label_id",
+        string="Shares",
+        readonly=True,
+        groups=MANAGER_GROUP,
     )
     entity_count = fields.Integer(compute="_compute_counts")
     device_count = fields.Integer(compute="_compute_counts")

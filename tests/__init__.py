@@ -36,6 +36,7 @@ from . import (
     test_service_permissions,
     test_settings_page,
     test_share_api,
+    test_share_targets,
     test_shares,
     test_translations,
 )
