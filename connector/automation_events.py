@@ -152,6 +152,13 @@ def record_events(cr, instance_id, points, written, memory=None):
             triggers.outcome(rules, last_state, last_attributes),
             last_state,
         )
+    _insert_events(cr, rows)
+    return len(rows), (updates, frozenset(watched))
+
+
+def _insert_events(cr, rows):
+    """Insert ``rows`` (instance id, ha.entity id, state, previous state, attributes or None,
+    HA time) into ``ha_automation_event``."""
     if rows:
         execute_values(
             cr._obj,
@@ -161,7 +168,6 @@ def record_events(cr, instance_id, points, written, memory=None):
             template="(%s, %s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
             page_size=len(rows),
         )
-    return len(rows), (updates, frozenset(watched))
 
 
 def record_history_events(cr, instance_id, rows):
@@ -188,16 +194,8 @@ def record_history_events(cr, instance_id, rows):
         for index in triggers.states_that_matter(pairs, watched[record_id]):
             previous = pairs[index - 1][0] if index else None
             at, state = states[index]
-            events.append((instance_id, record_id, state, previous, at))
-    if events:
-        execute_values(
-            cr._obj,
-            "INSERT INTO ha_automation_event"
-            " (instance_id, entity_id, state, previous_state, changed_at, recorded_at) VALUES %s",
-            events,
-            template="(%s, %s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
-            page_size=len(events),
-        )
+            events.append((instance_id, record_id, state, previous, None, at))
+    _insert_events(cr, events)
     return len(events)
 
 
