@@ -309,6 +309,8 @@ class InstanceConnector(threading.Thread):
 
     def _write_registries(self, results):
         def write(cr):
+            orm = InstanceOrm(self.db, cr, self.instance_id)
+            before = orm.scope_members()
             links, changes = registry_sync.sync_registries(
                 cr,
                 self.instance_id,
@@ -317,17 +319,19 @@ class InstanceConnector(threading.Thread):
                 results["entities"],
                 results["organised"],
             )
-            InstanceOrm(self.db, cr, self.instance_id).notify_registry_changes(changes)
+            orm.notify_registry_changes(changes, before)
             return links
 
         return self.db.run_transaction(write)
 
     def _write_entity_links(self, entities):
         def write(cr):
+            orm = InstanceOrm(self.db, cr, self.instance_id)
+            before = orm.scope_members()
             labelled = registry_floors_labels.sync_entity_links(cr, self.instance_id, entities)
             if labelled:
                 changes = registry_sync.RegistryChanges(False, {}, labelled)
-                InstanceOrm(self.db, cr, self.instance_id).notify_registry_changes(changes)
+                orm.notify_registry_changes(changes, before)
 
         self.db.run_transaction(write)
 

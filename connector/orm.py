@@ -33,9 +33,17 @@ class InstanceOrm:
         """Too many changes for one message: browsers read the instance's entities again."""
         self.env["ha.realtime.update"]._notify_entities_reload(self.instance)
 
-    def notify_registry_changes(self, changes):
-        """Areas, devices and entity links changed (``registry_sync.RegistryChanges``)."""
-        self.env["ha.realtime.update"]._notify_registry_changes(self.instance, changes)
+    def scope_members(self):
+        """What the instance's groups and shares hold, before a registry sync: pass it to
+        ``notify_registry_changes``."""
+        return self.env["ha.realtime.update"]._scope_members(self.instance)
+
+    def notify_registry_changes(self, changes, before=None):
+        """Areas, devices and entity links changed (``registry_sync.RegistryChanges``);
+        ``before``: ``scope_members()`` from before the sync."""
+        # The sync wrote with SQL on this cursor: nothing cached before it holds.
+        self.env.invalidate_all()
+        self.env["ha.realtime.update"]._notify_registry_changes(self.instance, changes, before)
 
     def set_connection_status(self, status, error=None, ha_version=None):
         """Record the connection's status on the instance, unless it was deleted meanwhile."""

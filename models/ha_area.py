@@ -46,6 +46,15 @@ class HaArea(models.Model):
     )
     entity_ids = fields.One2many("ha.entity", "area_id", string="Entities")
     device_ids = fields.One2many("ha.device", "area_id", string="Devices")
+    entity_group_ids = fields.Many2many(
+        "ha.entity.group",
+        "ha_entity_group_area_rel",
+        "area_id",
+        "group_id",
+        string="Entity Groups",
+        readonly=True,
+        groups=MANAGER_GROUP,
+    )
     share_ids = fields.One2many(
         "ha.entity.share",
         "area_id",

@@ -126,6 +126,16 @@ class HaEntity(models.Model):
         "group_id",
         string="Groups",
     )
+    # Who an entity group gives this entity to now: a group that picked it, or holds it
+    # through one of its areas, floors or labels (ha.entity.group._membership_sql). The record
+    # rules of Home Assistant users search it.
+    group_user_ids = fields.Many2many(
+        "res.users",
+        string="Given By Entity Groups To",
+        compute="_compute_group_user_ids",
+        search="_search_group_user_ids",
+        groups=MANAGER_GROUP,
+    )
     # Shares of this entity itself; its device's and groups' shares may cover it too
     # (``shared_with_ids``).
     share_ids = fields.One2many(
@@ -207,6 +217,12 @@ class HaEntity(models.Model):
                 "label_ids.",
                 "device_id.label_ids.",
                 "area_id.label_ids.",
+                # shares of the groups that hold the entity through an area, floor or label
+                "area_id.entity_group_ids.",
+                "area_id.floor_id.entity_group_ids.",
+                "label_ids.entity_group_ids.",
+                "device_id.label_ids.entity_group_ids.",
+                "area_id.label_ids.entity_group_ids.",
             )
             for name in (
                 "user_id",
@@ -250,6 +266,74 @@ class HaEntity(models.Model):
             )
         )
         return [("id", "in", [entity_id for (entity_id,) in rows])]
+
+    @api.depends(
+        *(
+            f"{path}{name}"
+            for path in (
+                "area_id.entity_group_ids.",
+                "area_id.floor_id.entity_group_ids.",
+                "label_ids.entity_group_ids.",
+                "device_id.label_ids.entity_group_ids.",
+                "area_id.label_ids.entity_group_ids.",
+            )
+            for name in ("user_ids", "include_later", "granted_entity_ids")
+        ),
+        "group_ids.user_ids",
+        "area_id.floor_id",
+        "label_ids",
+        "device_id.label_ids",
+        "area_id.label_ids",
+    )
+    def _compute_group_user_ids(self):
+        # The record rules' check of given records (filtered_domain) reads this value: the
+        # dependencies keep it from outliving a change of a group or of what it holds.
+        rows = self._group_rows(entity_ids=self.ids) if self.ids else []
+        users = {}
+        for entity_id, user_id, _control in rows:
+            users.setdefault(entity_id, []).append(user_id)
+        for entity in self:
+            entity.group_user_ids = self.env["res.users"].browse(users.get(entity.id, ()))
+
+    def _search_group_user_ids(self, operator, value):
+        if operator not in ("in", "=") or not value:
+            raise UserError(self.env._("Search entities by group users with = or in a user."))
+        user_ids = [value] if isinstance(value, int) else list(value)
+        # The entity ids, not the query, as for ``shared_with_ids``.
+        self.env["ha.entity.group"].flush_model(["user_ids"])
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT DISTINCT member.entity_id FROM (%s) member"
+                "  JOIN ha_entity_group_res_users_rel grp_user"
+                "    ON grp_user.group_id = member.group_id"
+                " WHERE grp_user.user_id = ANY(%s::int[])",
+                self.env["ha.entity.group"]._membership_sql(),
+                user_ids,
+            )
+        )
+        return [("id", "in", [entity_id for (entity_id,) in rows])]
+
+    @api.model
+    def _group_rows(self, entity_ids=None, user=None):
+        """``(entity id, user id, control)`` of what entity groups give their users now, for
+        the entities ``entity_ids`` and/or the user ``user``."""
+        self.env["ha.entity.group"].flush_model(["user_ids"])
+        conditions = []
+        if entity_ids is not None:
+            conditions.append(SQL("member.entity_id = ANY(%s::int[])", list(entity_ids)))
+        if user is not None:
+            conditions.append(SQL("grp_user.user_id = %s", user.id))
+        return self.env.execute_query(
+            SQL(
+                "SELECT DISTINCT member.entity_id, grp_user.user_id, member.control"
+                "  FROM (%s) member"
+                "  JOIN ha_entity_group_res_users_rel grp_user"
+                "    ON grp_user.group_id = member.group_id"
+                " WHERE %s",
+                self.env["ha.entity.group"]._membership_sql(),
+                SQL(" AND ").join(conditions) if conditions else SQL("TRUE"),
+            )
+        )
 
     @api.model
     def _shared_rows(self, entity_ids=None, user=None):
@@ -361,36 +445,30 @@ class HaEntity(models.Model):
 
     def _controllable_by(self, user, shares=True):
         """The entities of ``self`` that ``user`` may operate: all for managers, otherwise
-        those in a "View and control" group the user belongs to or (unless ``shares`` is
-        False) in a current "View and control" share with the user."""
+        those a "View and control" group of the user gives control of (picked, or granted
+        through its areas, floors and labels) or (unless ``shares`` is False) a current "View
+        and control" share with the user does."""
         if user._is_internal() and user.has_group(MANAGER_GROUP):
             return self
         shared = self.browse()
         if shares:
             shared = self._shared_for_control(user)
-        if not (user._is_internal() and user.has_group(USER_GROUP)):
+        if not (user._is_internal() and user.has_group(USER_GROUP)) or not self.ids:
             return self & shared
-        # sudo: group membership of other users is not readable by plain users.
-        return self.filtered(
-            lambda entity: (
-                entity in shared
-                or any(
-                    group.access_level == "control" and user in group.user_ids
-                    for group in entity.sudo().group_ids
-                )
-            )
-        )
+        rows = self._group_rows(entity_ids=self.ids, user=user)
+        controlled = {entity_id for entity_id, _user_id, control in rows if control}
+        return self.filtered(lambda entity: entity in shared or entity.id in controlled)
 
     def _history_readable_by(self, user):
         """The entities of ``self`` whose history ``user`` may read: what the record rules of
-        ha.entity.history allow (all for managers, the entities of the user's groups for Home
-        Assistant users; shares grant no history)."""
+        ha.entity.history allow (all for managers, the entities the user's groups give for
+        Home Assistant users; shares grant no history)."""
         if not user._is_internal() or not user.has_group(USER_GROUP):
             return self.browse()
-        if user.has_group(MANAGER_GROUP):
+        if user.has_group(MANAGER_GROUP) or not self.ids:
             return self
-        # sudo: group membership of other users is not readable by plain users.
-        return self.filtered(lambda entity: user in entity.sudo().group_ids.user_ids)
+        given = {entity_id for entity_id, _u, _c in self._group_rows(self.ids, user)}
+        return self.filtered(lambda entity: entity.id in given)
 
     def _shared_for_control(self, user):
         """The entities of ``self`` a current "View and control" share grants ``user`` control

@@ -5,6 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import SQL, format_datetime
 
+from . import target_members
 from .ha_realtime_update import ACCESS_CHANGED
 
 # The daily job reminds a share's creator when it expires within this delay.
@@ -279,7 +280,9 @@ class HaEntityShare(models.Model):
     @api.model
     def _target_members_sql(self):
         """One query per kind of target but an entity: rows ``(share_id, entity_id)``, the
-        entities the share's device, group, area, floor or label holds now."""
+        entities the share's device, group, area, floor or label holds now (an area's, a
+        floor's and a label's as ``target_members`` defines them; a group's, its members as
+        ``ha.entity.group._membership_sql`` does)."""
         return [
             SQL(
                 "SELECT share.id AS share_id, entity.id AS entity_id"
@@ -287,45 +290,36 @@ class HaEntityShare(models.Model):
                 "  JOIN ha_entity entity ON entity.device_id = share.device_id"
             ),
             SQL(
-                "SELECT share.id AS share_id, rel.entity_id"
+                "SELECT DISTINCT share.id AS share_id, member.entity_id"
                 "  FROM ha_entity_share share"
-                "  JOIN ha_entity_group_entity_rel rel ON rel.group_id = share.group_id"
+                "  JOIN (%s) member ON member.group_id = share.group_id",
+                self.env["ha.entity.group"]._membership_sql(),
             ),
-            # ha_entity.area_id is the entity's area, its own or else its device's.
-            SQL(
-                "SELECT share.id AS share_id, entity.id AS entity_id"
-                "  FROM ha_entity_share share"
-                "  JOIN ha_entity entity ON entity.area_id = share.area_id"
-            ),
-            SQL(
-                "SELECT share.id AS share_id, entity.id AS entity_id"
-                "  FROM ha_entity_share share"
-                "  JOIN ha_area area ON area.floor_id = share.floor_id"
-                "  JOIN ha_entity entity ON entity.area_id = area.id"
-            ),
-            # Home Assistant's label targets: labelled entities, and the entities of labelled
-            # devices and areas. UNION: an entity labelled twice over is one member.
-            SQL(
-                "SELECT share.id AS share_id, rel.entity_id"
-                "  FROM ha_entity_share share"
-                "  JOIN ha_entity_label_rel rel ON rel.label_id = share.label_id"
-                " UNION "
-                "SELECT share.id, entity.id"
-                "  FROM ha_entity_share share"
-                "  JOIN ha_device_label_rel rel ON rel.label_id = share.label_id"
-                "  JOIN ha_entity entity ON entity.device_id = rel.device_id"
-                " UNION "
-                "SELECT share.id, entity.id"
-                "  FROM ha_entity_share share"
-                "  JOIN ha_area_label_rel rel ON rel.label_id = share.label_id"
-                "  JOIN ha_entity entity ON entity.area_id = rel.area_id"
+            *(
+                SQL(
+                    "SELECT member.owner_id AS share_id, member.entity_id FROM (%s) member",
+                    target_members.members_sql(
+                        kind,
+                        SQL(
+                            "SELECT id AS owner_id, %s AS target_id FROM ha_entity_share"
+                            " WHERE %s IS NOT NULL",
+                            SQL.identifier(column),
+                            SQL.identifier(column),
+                        ),
+                    ),
+                )
+                for kind, column in (
+                    (target_members.AREA, "area_id"),
+                    (target_members.FLOOR, "floor_id"),
+                    (target_members.LABEL, "label_id"),
+                )
             ),
         ]
 
     @api.depends(
         "entity_id",
         "device_id.entity_ids",
-        "group_id.entity_ids",
+        "group_id.member_entity_ids",
         "area_id.entity_ids",
         "floor_id.area_ids.entity_ids",
         "label_id.entity_ids",
@@ -398,11 +392,11 @@ class HaEntityShare(models.Model):
         target = target.sudo()
         if target._name == "ha.entity":
             return target.browse()
-        if target._name == "ha.floor":
-            return target.area_ids.entity_ids
-        if target._name == "ha.label":
-            return target.entity_ids | target.device_ids.entity_ids | target.area_ids.entity_ids
-        return target.entity_ids
+        if target._name == "ha.entity.group":
+            return target.member_entity_ids
+        if target._name == "ha.device":
+            return target.entity_ids
+        return target_members.entities_of(target)
 
     def action_grant_current_entities(self):
         """Grant the entities of the share's target as they are now: the entities added since

@@ -39,6 +39,15 @@ class HaFloor(models.Model):
     )
     icon = fields.Char(readonly=True, help="Material Design icon name, e.g. mdi:home-floor-1.")
     area_ids = fields.One2many("ha.area", "floor_id", string="Areas", readonly=True)
+    entity_group_ids = fields.Many2many(
+        "ha.entity.group",
+        "ha_entity_group_floor_rel",
+        "floor_id",
+        "group_id",
+        string="Entity Groups",
+        readonly=True,
+        groups=MANAGER_GROUP,
+    )
     share_ids = fields.One2many(
         "ha.entity.share",
         "floor_id",

@@ -52,6 +52,15 @@ class HaLabel(models.Model):
     area_ids = fields.Many2many(
         "ha.area", "ha_area_label_rel", "label_id", "area_id", string="Areas", readonly=True
     )
+    entity_group_ids = fields.Many2many(
+        "ha.entity.group",
+        "ha_entity_group_label_rel",
+        "label_id",
+        "group_id",
+        string="Entity Groups",
+        readonly=True,
+        groups=MANAGER_GROUP,
+    )
     share_ids = fields.One2many(
         "ha.entity.share",
         "label_id",

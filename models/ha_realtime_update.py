@@ -24,6 +24,7 @@ receives nothing more, whatever its client does. Members who keep their access a
 scope.
 """
 
+import contextlib
 import hashlib
 
 from odoo import api, models
@@ -156,10 +157,13 @@ class HaRealtimeUpdate(models.AbstractModel):
             )
 
     @api.model
-    def _notify_registry_changes(self, instance, changes):
+    def _notify_registry_changes(self, instance, changes, before=None):
         """Registry updates open pages show at once: the instance's floors, labels, areas and
         devices (renamed, added, removed, moved) and entities moved to another area or device
-        or labelled anew (``RegistryChanges``)."""
+        or labelled anew (``RegistryChanges``). ``before``: ``_scope_members`` of the instance
+        before the update; the scopes that lost entities move to new channels."""
+        if before is not None:
+            self._retire_shrunk_scopes(instance, before)
         if changes.registry_changed:
             self._notify_registry_lists(instance)
         elif changes.entity_labels:
@@ -265,14 +269,14 @@ class HaRealtimeUpdate(models.AbstractModel):
         """Entity group (with members) or current share -> the entity ids among
         ``entity_ids`` it holds (a share: what it covers now, ha.entity.share._coverage_sql)."""
         self.env["ha.entity"].flush_model(["entity_id", "instance_id"])
-        self.env["ha.entity.group"].flush_model(["entity_ids", "user_ids"])
+        self.env["ha.entity.group"].flush_model(["user_ids"])
         rows = self.env.execute_query(
             SQL(
                 """
                 SELECT 'ha.entity.group', rel.group_id,
-                       array_agg(entity.entity_id ORDER BY entity.entity_id)
+                       array_agg(DISTINCT entity.entity_id ORDER BY entity.entity_id)
                   FROM ha_entity entity
-                  JOIN ha_entity_group_entity_rel rel ON rel.entity_id = entity.id
+                  JOIN (%(membership)s) rel ON rel.entity_id = entity.id
                  WHERE entity.instance_id = %(instance)s AND entity.entity_id = ANY(%(ids)s)
                    AND EXISTS (SELECT 1 FROM ha_entity_group_res_users_rel member
                                 WHERE member.group_id = rel.group_id)
@@ -289,6 +293,7 @@ class HaRealtimeUpdate(models.AbstractModel):
                 instance=instance.id,
                 ids=list(entity_ids),
                 coverage=self.env["ha.entity.share"]._coverage_sql(),
+                membership=self.env["ha.entity.group"]._membership_sql(),
             )
         )
         return {self.env[model].sudo().browse(scope_id): ids for model, scope_id, ids in rows}
@@ -395,6 +400,50 @@ class HaRealtimeUpdate(models.AbstractModel):
                 continue
             self.env["bus.bus"]._sendone(scope_channel(scope), ACCESS_CHANGED, {})
             scope.bus_generation += 1
+
+    @api.model
+    def _scope_members(self, instance):
+        """(model, id) -> set of entity ids, for the scopes of ``instance`` whose entities
+        follow Home Assistant's registries: its entity groups and its current shares of a
+        device, group, area, floor or label."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT 'ha.entity.group', member.group_id, array_agg(DISTINCT member.entity_id)
+                  FROM (%(membership)s) member
+                  JOIN ha_entity_group grp ON grp.id = member.group_id
+                 WHERE grp.instance_id = %(instance)s
+                 GROUP BY member.group_id
+                 UNION ALL
+                SELECT 'ha.entity.share', coverage.share_id, array_agg(DISTINCT coverage.entity_id)
+                  FROM (%(coverage)s) coverage
+                  JOIN ha_entity_share share ON share.id = coverage.share_id
+                 WHERE share.instance_id = %(instance)s AND share.entity_id IS NULL
+                 GROUP BY coverage.share_id
+                """,
+                instance=instance.id,
+                membership=self.env["ha.entity.group"]._membership_sql(),
+                coverage=self.env["ha.entity.share"]._coverage_sql(),
+            )
+        )
+        return {(model, scope_id): set(ids) for model, scope_id, ids in rows}
+
+    @api.model
+    def _retire_shrunk_scopes(self, instance, before):
+        """Move to new channels the scopes of ``instance`` that hold fewer entities than in
+        ``before`` (``_scope_members``): their readers must not replay the rows of entities
+        they lost (an entity moved out of a shared area, a label taken off)."""
+        after = self._scope_members(instance)
+        self._retire_scopes({key for key, ids in before.items() if ids - after.get(key, set())})
+
+    @contextlib.contextmanager
+    def _retiring_shrunk_scopes(self, instances):
+        """Around a change of the registries of ``instances`` made through the ORM: the
+        scopes it shrinks move to new channels."""
+        before = {instance: self._scope_members(instance) for instance in instances}
+        yield
+        for instance, members in before.items():
+            self._retire_shrunk_scopes(instance, members)
 
     @api.model
     def _notify_scopes_changed(self, scopes):

@@ -43,10 +43,12 @@ class HaRegistryMirror(models.AbstractModel):
             return super().write(vals)
         self.check_access("write")
         self._registry_lock()
-        for record in self:
-            answered = record._registry_send_edit(edited)
-            super(HaRegistryMirror, record.sudo()).write(answered)
-            record.sudo()._registry_notify(answered)
+        realtime = self.env["ha.realtime.update"].sudo()
+        with realtime._retiring_shrunk_scopes(self.instance_id):
+            for record in self:
+                answered = record._registry_send_edit(edited)
+                super(HaRegistryMirror, record.sudo()).write(answered)
+                record.sudo()._registry_notify(answered)
         rest = {name: value for name, value in vals.items() if name not in edited}
         return super().write(rest) if rest else True
 
@@ -205,7 +207,8 @@ class HaRegistryMirror(models.AbstractModel):
         for record in self:
             record._registry_call(command, **{key: record[key]})
         instances = self.instance_id.sudo()
-        result = unlink()
+        with self.env["ha.realtime.update"].sudo()._retiring_shrunk_scopes(instances):
+            result = unlink()
         for instance in instances:
             self.env["ha.realtime.update"].sudo()._notify_registry_lists(instance)
         return result

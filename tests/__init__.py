@@ -20,6 +20,7 @@ from . import (
     test_entity_data_routes,
     test_floors_labels,
     test_frontend_js,
+    test_group_targets,
     test_history_action,
     test_history_export,
     test_history_lifecycle,

@@ -410,6 +410,94 @@ class TestFloorsAndLabels(ConnectorCase):
 
     # Older and restricted servers ------------------------------------------------------
 
+    def test_groups_and_shares_follow_moves_and_labels_in_home_assistant_live(self):
+        """A group of the kitchen (entities added later to view only) and a share of the
+        "night" label, while Home Assistant moves and relabels entities: each reader gets
+        what the targets hold now, no more, and a scope that lost an entity moves to a new
+        channel."""
+        home = _home(RELEASE_2025_1)
+        instance_id = self.connect(home)
+        self.wait_for(lambda: bool(self.entity_labels(instance_id)), True, "entity labels")
+
+        def scopes(env):
+            instance = env["ha.instance"].browse(instance_id)
+            resident = new_test_user(
+                env, login="live_group_resident", groups="odoo_ha_addon.group_ha_user"
+            )
+            tenant = new_test_user(env, login="live_label_tenant", groups="base.group_portal")
+            kitchen = env["ha.area"].search(
+                [("instance_id", "=", instance_id), ("area_id", "=", "kitchen")]
+            )
+            night = env["ha.label"].search(
+                [("instance_id", "=", instance_id), ("label_id", "=", "night")]
+            )
+            group = env["ha.entity.group"].create(
+                {
+                    "name": "Kitchen",
+                    "instance_id": instance.id,
+                    "access_level": "control",
+                    "include_later": True,
+                    "area_ids": [Command.set(kitchen.ids)],
+                    "user_ids": [Command.set(resident.ids)],
+                }
+            )
+            share = env["ha.entity.share"].create(
+                {"label_id": night.id, "user_id": tenant.id, "permission": "view"}
+            )
+            return resident.id, tenant.id, group.id, share.id
+
+        resident_id, tenant_id, group_id, share_id = self.run_committed(scopes)
+        self.addCleanup(
+            self.run_committed,
+            lambda env: env["res.users"].browse([resident_id, tenant_id]).unlink(),
+        )
+
+        def seen(user_id):
+            """entity id -> whether the user may control it, through the ORM as that user."""
+
+            def read(env):
+                entities = env["ha.entity"].with_user(user_id).search([])
+                controlled = entities._controllable_by(env["res.users"].browse(user_id))
+                return {e.entity_id: e in controlled for e in entities}
+
+            return self.run_committed(read)
+
+        def generations():
+            return self.query(
+                "SELECT (SELECT bus_generation FROM ha_entity_group WHERE id = %s),"
+                " (SELECT bus_generation FROM ha_entity_share WHERE id = %s)",
+                (group_id, share_id),
+            )[0]
+
+        # The meter sits in the kitchen: its sensor is the group's; both night entities are
+        # the label share's.
+        self.assertEqual(seen(resident_id), {"sensor.s_0": True})
+        self.assertEqual(seen(tenant_id), {"sensor.s_0": False, "automation.wake_up": False})
+        start = generations()
+
+        # Home Assistant moves the bedroom sensor into the kitchen: the group's users see it,
+        # to view only, and nobody lost anything.
+        self.server.announce(home.update("entity", "sensor.s_1", area_id="kitchen"))
+        self.wait_for(
+            lambda: seen(resident_id),
+            {"sensor.s_0": True, "sensor.s_1": False},
+            "an entity that joined the kitchen",
+        )
+        self.assertEqual(generations(), start)
+
+        # It takes the night label off the automation: the tenant loses it, and the share's
+        # channel moves on.
+        self.server.announce(home.update("entity", "automation.wake_up", labels=[]))
+        self.wait_for(lambda: seen(tenant_id), {"sensor.s_0": False}, "a label taken off")
+        self.wait_for(generations, (start[0], start[1] + 1), "the label share's new channel")
+
+        # It moves the meter's sensor to the bedroom: out of the group, whose channel moves on.
+        self.server.announce(home.update("entity", "sensor.s_0", area_id="bedroom"))
+        self.wait_for(
+            lambda: seen(resident_id), {"sensor.s_1": False}, "an entity that left the kitchen"
+        )
+        self.wait_for(generations, (start[0] + 1, start[1] + 1), "the group's new channel")
+
     def test_release_without_these_registries_shows_none_and_logs_nothing_alarming(self):
         # A release before 2024.3: every one of these list commands is unknown_command.
         home = ScriptedRegistries("2024.2.0")
