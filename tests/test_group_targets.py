@@ -246,3 +246,46 @@ class TestGroupTargets(BusRowsMixin, HttpCase, HaTestCommon):
         on_floor = self.light_kitchen | self.hall_switch
         self.assertEqual(share.entity_ids, on_floor)
         self.assertEqual(self.env["ha.entity"].with_user(tenant).search([]), on_floor)
+
+
+@tagged("post_install", "-at_install")
+class TestGroupFormInTheBrowser(HttpCase, HaTestCommon):
+    """The entity group form in the web client (headless Chromium), as a manager sees it."""
+
+    def test_a_manager_gives_a_group_a_floor(self):
+        ground = self.env["ha.floor"].create(
+            {"instance_id": self.instance.id, "floor_id": "ground", "name": "Ground floor"}
+        )
+        self.area_kitchen.floor_id = ground
+        hall = self.env["ha.area"].create(
+            {"instance_id": self.instance.id, "area_id": "hall", "name": "Hall"}
+        )
+        hall.floor_id = ground
+        switch = self.env["ha.entity"].create(
+            {
+                "instance_id": self.instance.id,
+                "entity_id": "switch.hall",
+                "name": "Hall switch",
+                "state": "off",
+                "area_id": hall.id,
+            }
+        )
+        group = self.env["ha.entity.group"].create(
+            {
+                "name": "Downstairs",
+                "instance_id": self.instance.id,
+                "user_ids": [Command.set(self.user_outsider.ids)],
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-odoo_ha_addon.ha_entity_group_action/{group.id}",
+            "odoo_ha_addon_group_targets",
+            login="ha_test_manager",
+        )
+        self.assertEqual(group.floor_ids, ground)
+        self.assertTrue(group.include_later)
+        self.assertEqual(group.granted_entity_ids, self.light_kitchen | switch)
+        self.assertEqual(
+            self.env["ha.entity"].with_user(self.user_outsider).search([]),
+            self.light_kitchen | switch,
+        )
