@@ -1,4 +1,5 @@
-"""The client's copy of what the server shows: instances, their entities, areas and devices.
+"""The client's copy of what the server shows: instances, their entities, floors, areas,
+devices and labels.
 
 ``Mirror`` is pure and synchronous: it never does I/O. The client fills it from HTTP reads
 (``set_instances``, ``load``) and feeds it the bus notifications (``apply``). When a
@@ -17,6 +18,8 @@ ENTITIES_RELOAD = "odoo_ha_addon/entities_reload"
 INSTANCE_STATUS = "odoo_ha_addon/instance_status"
 REGISTRY_CHANGED = "odoo_ha_addon/registry_changed"
 ACCESS_CHANGED = "odoo_ha_addon/access_changed"
+# The registry lists the ``entities`` route and ``registry_changed`` carry.
+REGISTRY_LISTS = ("floors", "areas", "devices", "labels")
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class Reloaded:
 
 @dataclass(frozen=True)
 class InstanceChanged:
-    """The instance's record (status, version, ...) or its areas or devices changed."""
+    """The instance's record (status, version, ...) or its floors, areas, devices or labels
+    changed."""
 
     instance_id: int
 
@@ -53,7 +57,10 @@ class Mirror:
 
     ``instances``: instance id -> instance dict (``id``, ``name``, ``status``, ...).
     ``entities``: instance id -> entity_id -> entity dict, for the instances loaded.
-    ``areas`` and ``devices``: instance id -> list of dicts, as the server sent them.
+    ``floors``, ``areas``, ``devices`` and ``labels``: instance id -> list of dicts, as the
+    server sent them (an entity's ``area_id``, ``device_id`` and ``label_ids`` refer to their
+    ``id``; an area's ``floor_id`` to a floor's). Floors and labels are empty for a Home
+    Assistant without them and for servers that do not send them.
     ``ignored``: instance id -> entity ids whose changes are ignored: they were reported as
     unknown and were still absent once the instance had been read again. An instance's set
     is emptied by ``entities_reload`` and by ``clear_ignored`` (the client calls it on
@@ -63,8 +70,10 @@ class Mirror:
     def __init__(self) -> None:
         self.instances: dict[int, dict] = {}
         self.entities: dict[int, dict[str, dict]] = {}
+        self.floors: dict[int, list] = {}
         self.areas: dict[int, list] = {}
         self.devices: dict[int, list] = {}
+        self.labels: dict[int, list] = {}
         self.ignored: dict[int, set[str]] = {}
         # Entity ids reported as unknown since the instance was last loaded.
         self._unknown: dict[int, set[str]] = {}
@@ -95,14 +104,14 @@ class Mirror:
         self.entities[instance_id] = entities
         ignored = self.ignored.get(instance_id, set()) | self._unknown.pop(instance_id, set())
         self.ignored[instance_id] = ignored - entities.keys()
-        self.areas[instance_id] = list(entities_data.get("areas", []))
-        self.devices[instance_id] = list(entities_data.get("devices", []))
+        for name in REGISTRY_LISTS:
+            getattr(self, name)[instance_id] = list(entities_data.get(name, []))
 
     def forget(self, instance_id: int) -> None:
-        """Drop an instance's entities, areas, devices and ignored ids (its record stays)."""
+        """Drop an instance's entities, registry lists and ignored ids (its record stays)."""
         self.entities.pop(instance_id, None)
-        self.areas.pop(instance_id, None)
-        self.devices.pop(instance_id, None)
+        for name in REGISTRY_LISTS:
+            getattr(self, name).pop(instance_id, None)
         self.clear_ignored(instance_id)
 
     def clear_ignored(self, instance_id: int | None = None) -> None:
@@ -187,8 +196,7 @@ class Mirror:
     def _registry_changed(self, instance_id: int, payload: dict[str, Any]) -> Applied:
         if instance_id not in self.instances:
             return [], {instance_id}
-        if "areas" in payload:
-            self.areas[instance_id] = list(payload["areas"])
-        if "devices" in payload:
-            self.devices[instance_id] = list(payload["devices"])
+        for name in REGISTRY_LISTS:
+            if isinstance(payload.get(name), list):
+                getattr(self, name)[instance_id] = list(payload[name])
         return [InstanceChanged(instance_id)], set()

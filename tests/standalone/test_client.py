@@ -79,6 +79,8 @@ def test_mirror_load_and_states():
     mirror = loaded_mirror()
     assert mirror.states(1) == {"light.kitchen": "on", "sensor.temp": "21.5"}
     assert mirror.areas[1] == [{"id": 3, "name": "Kitchen"}]
+    # A server or a Home Assistant without floors and labels: empty lists.
+    assert mirror.floors[1] == mirror.labels[1] == []
     assert mirror.instances[1]["status"] == "connected"
     assert mirror.states(2) == {}
     # Loading replaces: an entity absent from the new data is gone.
@@ -152,6 +154,24 @@ def test_mirror_instance_status_and_registry():
     assert mirror.apply({"type": "odoo_ha_addon/registry_changed", "payload": registry}) == set()
     assert mirror.areas[1] == [{"id": 4, "name": "Hall"}]
     assert mirror.devices[1] == [{"id": 7}]
+    # Floors and labels come with the rest; a list the message lacks stays as it was.
+    registry = {
+        "instance_id": 1,
+        "floors": [{"id": 2, "floor_id": "ground", "name": "Ground", "level": 0, "icon": None}],
+        "areas": [{"id": 4, "name": "Hall", "floor_id": 2}],
+        "labels": [{"id": 9, "label_id": "night", "name": "Night", "color": "indigo"}],
+    }
+    events, reread = mirror.apply_message(
+        {"type": "odoo_ha_addon/registry_changed", "payload": registry}
+    )
+    assert (events, reread) == ([InstanceChanged(1)], set())
+    assert [floor["name"] for floor in mirror.floors[1]] == ["Ground"]
+    assert mirror.areas[1] == [{"id": 4, "name": "Hall", "floor_id": 2}]
+    assert [label["label_id"] for label in mirror.labels[1]] == ["night"]
+    assert mirror.devices[1] == [{"id": 7}]
+    # An entity's labels change as any other field.
+    mirror.apply(changes_message({"light.kitchen": {"label_ids": [9]}}))
+    assert mirror.entities[1]["light.kitchen"]["label_ids"] == [9]
 
     # An instance the mirror does not know: read it rather than invent a record.
     status["instance_id"] = 5
