@@ -2,7 +2,7 @@ import { getColor, hexToRGBA } from "@web/core/colors/colors";
 import { _t } from "@web/core/l10n/translation";
 import { formatDateTime, formatDuration } from "@web/core/l10n/dates";
 import { formatFloat } from "@web/core/utils/numbers";
-import { UNAVAILABLE_STATES } from "../controls/entity_values";
+import { STATE_LABELS, UNAVAILABLE_STATES } from "../controls/entity_values";
 
 /**
  * Turns the series of the `entity_history` route into what the History action draws:
@@ -53,17 +53,6 @@ const INACTIVE_STATES = new Set([
     "below_horizon",
 ]);
 const MISSING_STATES = new Set(UNAVAILABLE_STATES);
-
-const STATE_LABELS = {
-    on: _t("On"),
-    off: _t("Off"),
-    open: _t("Open"),
-    closed: _t("Closed"),
-    home: _t("Home"),
-    not_home: _t("Away"),
-    unavailable: _t("Unavailable"),
-    unknown: _t("Unknown"),
-};
 
 // What a series reads when it is not the recorded states themselves (its `resolution`).
 export const STATISTICS_LABELS = {
