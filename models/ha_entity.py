@@ -243,29 +243,12 @@ class HaEntity(models.Model):
     def _compute_shared_with_ids(self):
         # The record rules' check of given records (filtered_domain) reads this value: the
         # dependencies keep it from outliving a change of a share, device or group.
-        rows = self._shared_rows(entity_ids=self.ids) if self.ids else []
-        users = {}
-        for entity_id, user_id, _control in rows:
-            users.setdefault(entity_id, []).append(user_id)
-        for entity in self:
-            entity.shared_with_ids = self.env["res.users"].browse(users.get(entity.id, ()))
+        self._compute_users("shared_with_ids", self._shared_rows)
 
     def _search_shared_with_ids(self, operator, value):
         if operator not in ("in", "=") or not value:
             raise UserError(self.env._("Search entities by “shared with” with = or in a user."))
-        user_ids = [value] if isinstance(value, int) else list(value)
-        # The entity ids, not the query: embedded in the record rules of every model that
-        # follows entities (three times in a label's), the coverage made each query's plan
-        # so large that PostgreSQL's JIT spent seconds compiling it.
-        rows = self.env.execute_query(
-            SQL(
-                "SELECT DISTINCT coverage.entity_id FROM (%s) coverage"
-                " WHERE coverage.user_id = ANY(%s::int[])",
-                self.env["ha.entity.share"]._coverage_sql(),
-                user_ids,
-            )
-        )
-        return [("id", "in", [entity_id for (entity_id,) in rows])]
+        return self._search_users(self._shared_rows, value)
 
     @api.depends(
         *(
@@ -288,67 +271,64 @@ class HaEntity(models.Model):
     def _compute_group_user_ids(self):
         # The record rules' check of given records (filtered_domain) reads this value: the
         # dependencies keep it from outliving a change of a group or of what it holds.
-        rows = self._group_rows(entity_ids=self.ids) if self.ids else []
-        users = {}
-        for entity_id, user_id, _control in rows:
-            users.setdefault(entity_id, []).append(user_id)
-        for entity in self:
-            entity.group_user_ids = self.env["res.users"].browse(users.get(entity.id, ()))
+        self._compute_users("group_user_ids", self._group_rows)
 
     def _search_group_user_ids(self, operator, value):
         if operator not in ("in", "=") or not value:
             raise UserError(self.env._("Search entities by group users with = or in a user."))
+        return self._search_users(self._group_rows, value)
+
+    def _compute_users(self, field_name, rows_of):
+        """Set ``field_name`` of each entity to the users ``rows_of`` gives it to."""
+        users = {}
+        for entity_id, user_id, _control in rows_of(entity_ids=self.ids) if self.ids else ():
+            users.setdefault(entity_id, []).append(user_id)
+        for entity in self:
+            entity[field_name] = self.env["res.users"].browse(users.get(entity.id, ()))
+
+    @api.model
+    def _search_users(self, rows_of, value):
+        """The domain of the entities ``rows_of`` gives to the user(s) ``value``: their ids,
+        not the query. Embedded in the record rules of every model that follows entities
+        (three times in a label's), the share coverage made each query's plan so large that
+        PostgreSQL's JIT spent seconds compiling it."""
         user_ids = [value] if isinstance(value, int) else list(value)
-        # The entity ids, not the query, as for ``shared_with_ids``.
-        self.env["ha.entity.group"].flush_model(["user_ids"])
-        rows = self.env.execute_query(
-            SQL(
-                "SELECT DISTINCT member.entity_id FROM (%s) member"
-                "  JOIN ha_entity_group_res_users_rel grp_user"
-                "    ON grp_user.group_id = member.group_id"
-                " WHERE grp_user.user_id = ANY(%s::int[])",
-                self.env["ha.entity.group"]._membership_sql(),
-                user_ids,
-            )
-        )
-        return [("id", "in", [entity_id for (entity_id,) in rows])]
+        return [("id", "in", list({entity_id for entity_id, _u, _c in rows_of(user_ids=user_ids)}))]
 
     @api.model
-    def _group_rows(self, entity_ids=None, user=None):
+    def _group_rows(self, entity_ids=None, user_ids=None):
         """``(entity id, user id, control)`` of what entity groups give their users now, for
-        the entities ``entity_ids`` and/or the user ``user``."""
+        the entities ``entity_ids`` and/or the users ``user_ids``."""
         self.env["ha.entity.group"].flush_model(["user_ids"])
-        conditions = []
-        if entity_ids is not None:
-            conditions.append(SQL("member.entity_id = ANY(%s::int[])", list(entity_ids)))
-        if user is not None:
-            conditions.append(SQL("grp_user.user_id = %s", user.id))
-        return self.env.execute_query(
-            SQL(
-                "SELECT DISTINCT member.entity_id, grp_user.user_id, member.control"
-                "  FROM (%s) member"
-                "  JOIN ha_entity_group_res_users_rel grp_user"
-                "    ON grp_user.group_id = member.group_id"
-                " WHERE %s",
-                self.env["ha.entity.group"]._membership_sql(),
-                SQL(" AND ").join(conditions) if conditions else SQL("TRUE"),
-            )
+        source = SQL(
+            "SELECT member.entity_id, grp_user.user_id, member.control"
+            "  FROM (%s) member"
+            "  JOIN ha_entity_group_res_users_rel grp_user"
+            "    ON grp_user.group_id = member.group_id",
+            self.env["ha.entity.group"]._membership_sql(),
         )
+        return self._access_rows(source, entity_ids, user_ids)
 
     @api.model
-    def _shared_rows(self, entity_ids=None, user=None):
+    def _shared_rows(self, entity_ids=None, user_ids=None):
         """``(entity id, user id, control)`` of what current shares grant now, for the
-        entities ``entity_ids`` and/or the user ``user``."""
+        entities ``entity_ids`` and/or the users ``user_ids``."""
+        return self._access_rows(self.env["ha.entity.share"]._coverage_sql(), entity_ids, user_ids)
+
+    @api.model
+    def _access_rows(self, source, entity_ids, user_ids):
+        """The distinct rows ``(entity_id, user_id, control)`` of ``source`` for the entities
+        ``entity_ids`` and/or the users ``user_ids`` (None: all)."""
         conditions = []
         if entity_ids is not None:
-            conditions.append(SQL("coverage.entity_id = ANY(%s::int[])", list(entity_ids)))
-        if user is not None:
-            conditions.append(SQL("coverage.user_id = %s", user.id))
+            conditions.append(SQL("access.entity_id = ANY(%s::int[])", list(entity_ids)))
+        if user_ids is not None:
+            conditions.append(SQL("access.user_id = ANY(%s::int[])", list(user_ids)))
         return self.env.execute_query(
             SQL(
-                "SELECT DISTINCT coverage.entity_id, coverage.user_id, coverage.control"
-                "  FROM (%s) coverage WHERE %s",
-                self.env["ha.entity.share"]._coverage_sql(),
+                "SELECT DISTINCT access.entity_id, access.user_id, access.control"
+                "  FROM (%s) access WHERE %s",
+                source,
                 SQL(" AND ").join(conditions) if conditions else SQL("TRUE"),
             )
         )
@@ -455,7 +435,7 @@ class HaEntity(models.Model):
             shared = self._shared_for_control(user)
         if not (user._is_internal() and user.has_group(USER_GROUP)) or not self.ids:
             return self & shared
-        rows = self._group_rows(entity_ids=self.ids, user=user)
+        rows = self._group_rows(entity_ids=self.ids, user_ids=[user.id])
         controlled = {entity_id for entity_id, _user_id, control in rows if control}
         return self.filtered(lambda entity: entity in shared or entity.id in controlled)
 
@@ -467,7 +447,7 @@ class HaEntity(models.Model):
             return self.browse()
         if user.has_group(MANAGER_GROUP) or not self.ids:
             return self
-        given = {entity_id for entity_id, _u, _c in self._group_rows(self.ids, user)}
+        given = {entity_id for entity_id, _u, _c in self._group_rows(self.ids, [user.id])}
         return self.filtered(lambda entity: entity.id in given)
 
     def _shared_for_control(self, user):
@@ -476,7 +456,7 @@ class HaEntity(models.Model):
         granted them)."""
         if not self.ids:
             return self.browse()
-        rows = self._shared_rows(entity_ids=self.ids, user=user)
+        rows = self._shared_rows(entity_ids=self.ids, user_ids=[user.id])
         controlled = {entity_id for entity_id, _user_id, control in rows if control}
         return self.filtered(lambda entity: entity.id in controlled)
 

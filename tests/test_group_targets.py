@@ -3,63 +3,26 @@ to gets them: the entities the targets held when added, later ones only with "In
 entities added later" and then to view only, through the ORM, the JSON API and the bus;
 nothing else. Moves in Home Assistant's registries shrink a group, and its channel with it."""
 
-import json
-
 from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..connector import registry_sync
-from ..models.ha_realtime_update import ACCESS_CHANGED, ENTITY_CHANGES, scope_channel
+from ..models.ha_realtime_update import ACCESS_CHANGED, scope_channel
 from .common import HaTestCommon
-from .test_realtime import BusRowsMixin, _change
-
-API = "/odoo_ha_addon"
+from .test_share_targets import FloorsAndAreas
 
 
 @tagged("post_install", "-at_install")
-class TestGroupTargets(BusRowsMixin, HttpCase, HaTestCommon):
-    """The ground floor holds the kitchen (the bulb's light) and the hall (its switch); the
-    attic is on no floor. ``resident`` (a Home Assistant user) is in no group but the one
-    each test makes."""
+class TestGroupTargets(FloorsAndAreas, HttpCase, HaTestCommon):
+    """The homes of ``FloorsAndAreas``; ``resident`` (a Home Assistant user) is in no group
+    but the one each test makes."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = cls.env
         cls.resident = new_test_user(
-            env, login="group_resident", groups="odoo_ha_addon.group_ha_user"
-        )
-        cls.ground = env["ha.floor"].create(
-            {"instance_id": cls.instance.id, "floor_id": "ground", "name": "Ground floor"}
-        )
-        cls.area_kitchen.floor_id = cls.ground
-        Area = env["ha.area"]
-        cls.hall = Area.create(
-            {
-                "instance_id": cls.instance.id,
-                "area_id": "hall",
-                "name": "Hall",
-                "floor_id": cls.ground.id,
-            }
-        )
-        cls.attic = Area.create(
-            {"instance_id": cls.instance.id, "area_id": "attic", "name": "Attic"}
-        )
-        cls.hall_switch = cls._entity("switch.hall", cls.hall)
-        cls.attic_sensor = cls._entity("sensor.attic", cls.attic)
-
-    @classmethod
-    def _entity(cls, entity_id, area, **values):
-        return cls.env["ha.entity"].create(
-            {
-                "instance_id": cls.instance.id,
-                "entity_id": entity_id,
-                "name": entity_id.split(".")[1].replace("_", " ").capitalize(),
-                "state": "off",
-                "area_id": area.id if area else False,
-                **values,
-            }
+            cls.env, login="group_resident", groups="odoo_ha_addon.group_ha_user"
         )
 
     def _group(self, include_later=False, **targets):
@@ -88,36 +51,8 @@ class TestGroupTargets(BusRowsMixin, HttpCase, HaTestCommon):
     def _seen(self):
         """entity id -> can_control, as the entities route gives them to ``resident``."""
         self.authenticate(self.resident.login, self.resident.login)
-        response = self.url_open(
-            f"{API}/entities",
-            data=json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "call",
-                    "id": 1,
-                    "params": {"ha_instance_id": self.instance.id},
-                }
-            ),
-            headers={"Content-Type": "application/json"},
-        )
-        self.assertEqual(response.status_code, 200, response.text[:500])
-        envelope = response.json()["result"]
-        self.assertTrue(envelope["success"], envelope)
-        return {e["entity_id"]: e["can_control"] for e in envelope["data"]["entities"]}
-
-    def _bus_entities(self, scope, entities):
-        """The entity ids among ``entities`` whose changes reach ``scope``'s channel."""
-        start = self._bus_mark()
-        self.env["ha.realtime.update"]._notify_entity_changes(
-            self.instance, {entity.entity_id: _change("on") for entity in entities}
-        )
-        channel = list(scope_channel(scope))
-        return sorted(
-            entity_id
-            for c, m in self._rows_since(start)
-            if c[1:] == [scope._name, scope.id, channel[1]] and m["type"] == ENTITY_CHANGES
-            for entity_id in m["payload"]["changes"]
-        )
+        listed = self._ok("entities", ha_instance_id=self.instance.id)["entities"]
+        return {e["entity_id"]: e["can_control"] for e in listed}
 
     def _move(self, entity, area):
         """What the connector's registry sync does when Home Assistant moves ``entity``: the

@@ -19,16 +19,15 @@ from .test_shares import ShareCommon
 API = "/odoo_ha_addon"
 
 
-@tagged("post_install", "-at_install")
-class TestAreaFloorLabelShares(BusRowsMixin, HttpCase, ShareCommon):
-    """The ground floor holds the kitchen (the bulb's light) and the hall (its switch); the
-    attic is on no floor. ``tenant`` (portal) is shared only what each test shares."""
+class FloorsAndAreas(BusRowsMixin):
+    """Fixtures of a home with floors, for a class of ``HaTestCommon``: the ground floor
+    holds the kitchen (the bulb's light) and the hall (its switch); the attic is on no
+    floor. Shared by the tests of shares and of entity groups of areas, floors and labels."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         env = cls.env
-        cls.tenant = new_test_user(env, login="target_tenant", groups="base.group_portal")
         cls.ground = env["ha.floor"].create(
             {"instance_id": cls.instance.id, "floor_id": "ground", "name": "Ground floor"}
         )
@@ -60,6 +59,44 @@ class TestAreaFloorLabelShares(BusRowsMixin, HttpCase, ShareCommon):
                 **values,
             }
         )
+
+    def _ok(self, route, **params):
+        """The data of a JSON route of the API as the session's user gets it; fails on an
+        error envelope."""
+        response = self.url_open(
+            f"{API}/{route}",
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.status_code, 200, response.text[:500])
+        envelope = response.json()["result"]
+        self.assertTrue(envelope["success"], envelope)
+        return envelope["data"]
+
+    def _bus_entities(self, scope, entities):
+        """The entity ids among ``entities`` whose changes reach ``scope``'s channel."""
+        start = self._bus_mark()
+        self.env["ha.realtime.update"]._notify_entity_changes(
+            self.instance, {entity.entity_id: _change("on") for entity in entities}
+        )
+        channel = list(scope_channel(scope))
+        return sorted(
+            entity_id
+            for c, m in self._rows_since(start)
+            if c[1:] == [scope._name, scope.id, channel[1]] and m["type"] == ENTITY_CHANGES
+            for entity_id in m["payload"]["changes"]
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestAreaFloorLabelShares(FloorsAndAreas, HttpCase, ShareCommon):
+    """The homes of ``FloorsAndAreas``; ``tenant`` (portal) is shared only what each test
+    shares."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tenant = new_test_user(cls.env, login="target_tenant", groups="base.group_portal")
 
     def _share(self, include_later=False, **target):
         return (
@@ -93,31 +130,6 @@ class TestAreaFloorLabelShares(BusRowsMixin, HttpCase, ShareCommon):
         listed = self._ok("entities", ha_instance_id=self.instance.id)["entities"]
         self.assertEqual({e["entity_id"]: e["can_control"] for e in listed}, by_page)
         return by_page
-
-    def _ok(self, route, **params):
-        response = self.url_open(
-            f"{API}/{route}",
-            data=json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}),
-            headers={"Content-Type": "application/json"},
-        )
-        self.assertEqual(response.status_code, 200, response.text[:500])
-        envelope = response.json()["result"]
-        self.assertTrue(envelope["success"], envelope)
-        return envelope["data"]
-
-    def _bus_entities(self, share, entities):
-        """The entity ids among ``entities`` whose changes reach ``share``'s channel."""
-        start = self._bus_mark()
-        self.env["ha.realtime.update"]._notify_entity_changes(
-            self.instance, {entity.entity_id: _change("on") for entity in entities}
-        )
-        channel = list(scope_channel(share))
-        return sorted(
-            entity_id
-            for c, m in self._rows_since(start)
-            if c[1:] == [share._name, share.id, channel[1]] and m["type"] == ENTITY_CHANGES
-            for entity_id in m["payload"]["changes"]
-        )
 
     def test_a_floor_share_gives_the_portal_user_the_floor_entities_it_had(self):
         share = self._share(floor_id=self.ground.id)
