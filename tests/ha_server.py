@@ -313,16 +313,25 @@ class HomeAssistantServer:
 
     def _in_recovery_mode(self):
         log = self.config_dir / "home-assistant.log"
-        return log.exists() and RECOVERY_MODE_MARKER in log.read_text(errors="replace")
+        try:
+            return RECOVERY_MODE_MARKER in log.read_text(errors="replace")
+        except FileNotFoundError:
+            # Not written yet, or being rotated: Home Assistant renames the log of its last
+            # run to home-assistant.log.1 when it starts, between two of these polls.
+            return False
 
     def log_tail(self, lines=LOG_TAIL_LINES):
         """The last lines of HA's output and log file, for error messages."""
         parts = []
         for name in ("stdout.log", "home-assistant.log"):
             path = self.config_dir and self.config_dir / name
-            if path and path.exists():
+            if not path:
+                continue
+            try:
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
-                parts.append(f"--- {name} ---\n" + "\n".join(tail))
+            except FileNotFoundError:
+                continue
+            parts.append(f"--- {name} ---\n" + "\n".join(tail))
         return "\n".join(parts) or "(no log)"
 
     @staticmethod
