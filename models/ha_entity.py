@@ -7,6 +7,7 @@ from odoo.tools import SQL
 
 from ..connector import history_rollups
 from ..connector.settings import split_domains
+from .ha_entity_share import SHARE_NOW_KEY
 from .res_groups import MANAGER_GROUP, USER_GROUP
 
 # What an entity domain looks like in Home Assistant ("sensor", "input_number").
@@ -199,7 +200,7 @@ class HaEntity(models.Model):
                 entity.attributes or {}, indent=2, sort_keys=True, ensure_ascii=False
             )
 
-    @api.depends_context("uid")
+    @api.depends_context("uid", SHARE_NOW_KEY)
     def _compute_can_control(self):
         controllable = self._controllable_by(self.env.user)
         for entity in self:
@@ -240,6 +241,7 @@ class HaEntity(models.Model):
         "device_id.label_ids",
         "area_id.label_ids",
     )
+    @api.depends_context(SHARE_NOW_KEY)
     def _compute_shared_with_ids(self):
         # The record rules' check of given records (filtered_domain) reads this value: the
         # dependencies keep it from outliving a change of a share, device or group.

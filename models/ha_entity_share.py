@@ -26,6 +26,8 @@ ACCESS_FIELDS = (
     "date_end",
     "active",
 )
+# Context key of the instant a request checks shares at (``_share_now``).
+SHARE_NOW_KEY = "ha_share_now"
 # What a share may be of, exactly one. Every target but an entity holds entities that change
 # (``_coverage_sql``): its share grants those of when it was shared.
 TARGET_FIELDS = ("entity_id", "device_id", "group_id", "area_id", "floor_id", "label_id")
@@ -328,6 +330,7 @@ class HaEntityShare(models.Model):
         "granted_entity_ids",
         "include_later",
     )
+    @api.depends_context(SHARE_NOW_KEY)
     def _compute_entity_ids(self):
         # What a share covers does not depend on who reads it; reading the entities is
         # narrowed by the record rules of ha.entity all the same.
@@ -409,8 +412,9 @@ class HaEntityShare(models.Model):
         for share in self:
             share.entity_count = len(share.entity_ids)
 
+    @api.depends_context(SHARE_NOW_KEY)
     def _compute_state(self):
-        now = fields.Datetime.now()
+        now = self._share_now()
         for share in self:
             if share.date_end and share.date_end <= now:
                 state = "expired"
@@ -424,8 +428,15 @@ class HaEntityShare(models.Model):
             share.is_current = state == "current"
 
     @api.model
+    def _share_now(self):
+        """The instant shares are current at: now, or the one a whole request pinned
+        (``SHARE_NOW_KEY`` in the context, see ``_shared_with_me``)."""
+        pinned = self.env.context.get(SHARE_NOW_KEY)
+        return fields.Datetime.to_datetime(pinned) if pinned else fields.Datetime.now()
+
+    @api.model
     def _current_domain(self):
-        now = fields.Datetime.now()
+        now = self._share_now()
         return [
             ("active", "=", True),
             "|",
@@ -579,8 +590,16 @@ class HaEntityShare(models.Model):
         """What the current user's current shares grant, as the portal page shows it: the
         entities by instance and area, read as the user (the record rules narrow every
         read), and ``next_change_in``, the seconds until one of the user's shares starts or
-        expires (the page reads again then)."""
+        expires (the page reads again then).
+
+        Every check of the request is made at one instant: a share that expires while it
+        runs is current for all of it or for none of it, never listed and then refused."""
         now = fields.Datetime.now()
+        pinned = self.with_context(**{SHARE_NOW_KEY: fields.Datetime.to_string(now)})
+        return pinned._shared_at(now)
+
+    @api.model
+    def _shared_at(self, now):
         shares = self._my_active_shares()
         current = shares.filtered("is_current")
         entities = current.entity_ids.filtered("active")

@@ -4,6 +4,7 @@ the ORM and the bus, to the second of a share's expiry."""
 import json
 import time
 from datetime import timedelta
+from unittest.mock import patch
 
 from psycopg2.errors import CheckViolation
 
@@ -126,6 +127,26 @@ class TestShareAccess(ShareCommon):
         self.assertEqual(self.share_light.state, "expired")
         with self.assertRaises(AccessError):
             self.light_kitchen.with_user(self.portal).read(["state"])
+
+    def test_a_share_expiring_while_the_portal_page_reads_is_listed_or_not_never_refused(self):
+        """The portal page's read straddles the share's expiry: every check of the request
+        is made at the instant it started (the share is still current), not some before and
+        some after (the page got "no read access" and stopped following the share)."""
+        self.share_light.date_end = _in(60)
+        before = self.share_light.date_end - timedelta(seconds=1)
+        after = self.share_light.date_end + timedelta(seconds=1)
+        clock = iter([before])
+        with patch.object(fields.Datetime, "now", side_effect=lambda: next(clock, after)):
+            data = self.env["ha.entity.share"].with_user(self.portal)._shared_with_me()
+        listed = [
+            e["entity_id"] for i in data["instances"] for a in i["areas"] for e in a["entities"]
+        ]
+        self.assertEqual(listed, ["light.kitchen"])
+        # The next read, after the expiry, lists nothing.
+        self.env.invalidate_all()
+        with patch.object(fields.Datetime, "now", return_value=after):
+            data = self.env["ha.entity.share"].with_user(self.portal)._shared_with_me()
+        self.assertEqual((data["instances"], data["entity_count"]), ([], 0))
 
     def test_a_share_grants_nothing_before_it_starts(self):
         self.share_sensor.date_start = _in(3600)
