@@ -14,6 +14,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 from ..hass import errors
+from ..models.ha_entity_share import SHARE_NOW_KEY
 from ..models.ha_realtime_update import INSTANCE_STATUS_FIELDS, USER_ONLY_STATUS_FIELDS
 from ..models.ha_service_policy import SERVICE_CALL_TIMEOUT_S, refusal_message
 from ..models.ha_service_request import RepeatedError
@@ -73,6 +74,11 @@ def api_route(name):
 
     def decorate(method):
         def endpoint(self, **params):
+            # One instant for every share check of the request: a share that expires while
+            # it runs is current for all of it or none of it (never listed, then refused).
+            request.update_context(
+                **{SHARE_NOW_KEY: fields.Datetime.to_string(fields.Datetime.now())}
+            )
             try:
                 return _envelope(data=method(self, Params(params)))
             except Exception as error:
