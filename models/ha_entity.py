@@ -7,6 +7,7 @@ from odoo.tools import SQL
 
 from ..connector import history_rollups
 from ..connector.settings import split_domains
+from . import target_members
 from .ha_entity_share import SHARE_NOW_KEY
 from .res_groups import MANAGER_GROUP, USER_GROUP
 
@@ -326,13 +327,14 @@ class HaEntity(models.Model):
             conditions.append(SQL("access.entity_id = ANY(%s::int[])", list(entity_ids)))
         if user_ids is not None:
             conditions.append(SQL("access.user_id = ANY(%s::int[])", list(user_ids)))
-        return self.env.execute_query(
+        return target_members.execute_without_jit(
+            self.env,
             SQL(
                 "SELECT DISTINCT access.entity_id, access.user_id, access.control"
                 "  FROM (%s) access WHERE %s",
                 source,
                 SQL(" AND ").join(conditions) if conditions else SQL("TRUE"),
-            )
+            ),
         )
 
     @api.depends("name", "entity_id")

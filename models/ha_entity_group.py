@@ -179,14 +179,15 @@ class HaEntityGroup(models.Model):
         saved = self.filtered("id")
         if not saved:
             return {}
-        rows = self.env.execute_query(
+        rows = target_members.execute_without_jit(
+            self.env,
             SQL(
                 "SELECT member.group_id, array_agg(DISTINCT member.entity_id)"
                 "  FROM (%s) member WHERE member.group_id = ANY(%s)"
                 " GROUP BY member.group_id",
                 self._membership_sql(),
                 saved.ids,
-            )
+            ),
         )
         return dict(rows)
 

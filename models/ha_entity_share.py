@@ -337,14 +337,15 @@ class HaEntityShare(models.Model):
         saved = self.filtered("id")
         covered = {}
         if saved:
-            rows = self.env.execute_query(
+            rows = target_members.execute_without_jit(
+                self.env,
                 SQL(
                     "SELECT coverage.share_id, array_agg(DISTINCT coverage.entity_id)"
                     "  FROM (%s) coverage WHERE coverage.share_id = ANY(%s)"
                     " GROUP BY coverage.share_id",
                     self._coverage_sql(current=False),
                     saved.ids,
-                )
+                ),
             )
             covered = dict(rows)
         for share in self:

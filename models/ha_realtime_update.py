@@ -31,6 +31,7 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from ..connector.orm import BUS_MAX_CHANGES
+from . import target_members
 from .res_groups import MANAGER_GROUP, USER_GROUP
 
 # Notification types the web client listens to.
@@ -270,7 +271,8 @@ class HaRealtimeUpdate(models.AbstractModel):
         ``entity_ids`` it holds (a share: what it covers now, ha.entity.share._coverage_sql)."""
         self.env["ha.entity"].flush_model(["entity_id", "instance_id"])
         self.env["ha.entity.group"].flush_model(["user_ids"])
-        rows = self.env.execute_query(
+        rows = target_members.execute_without_jit(
+            self.env,
             SQL(
                 """
                 SELECT 'ha.entity.group', rel.group_id,
@@ -294,7 +296,7 @@ class HaRealtimeUpdate(models.AbstractModel):
                 ids=list(entity_ids),
                 coverage=self.env["ha.entity.share"]._coverage_sql(),
                 membership=self.env["ha.entity.group"]._membership_sql(),
-            )
+            ),
         )
         return {self.env[model].sudo().browse(scope_id): ids for model, scope_id, ids in rows}
 
@@ -406,7 +408,8 @@ class HaRealtimeUpdate(models.AbstractModel):
         """(model, id) -> set of entity ids, for the scopes of ``instance`` whose entities
         follow Home Assistant's registries: its entity groups and its current shares of a
         device, group, area, floor or label."""
-        rows = self.env.execute_query(
+        rows = target_members.execute_without_jit(
+            self.env,
             SQL(
                 """
                 SELECT 'ha.entity.group', member.group_id, array_agg(DISTINCT member.entity_id)
@@ -424,7 +427,7 @@ class HaRealtimeUpdate(models.AbstractModel):
                 instance=instance.id,
                 membership=self.env["ha.entity.group"]._membership_sql(),
                 coverage=self.env["ha.entity.share"]._coverage_sql(),
-            )
+            ),
         )
         return {(model, scope_id): set(ids) for model, scope_id, ids in rows}
 

@@ -6,8 +6,10 @@ nothing else. Moves in Home Assistant's registries shrink a group, and its chann
 from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import SQL
 
 from ..connector import registry_sync
+from ..models import target_members
 from ..models.ha_realtime_update import ACCESS_CHANGED, scope_channel
 from .common import HaTestCommon
 from .test_share_targets import FloorsAndAreas
@@ -224,3 +226,19 @@ class TestGroupFormInTheBrowser(HttpCase, HaTestCommon):
             self.env["ha.entity"].with_user(self.user_outsider).search([]),
             self.light_kitchen | switch,
         )
+
+
+@tagged("post_install", "-at_install")
+class TestAccessQueriesWithoutJit(HaTestCommon):
+    def test_the_access_queries_run_without_jit_and_leave_the_setting_as_it_was(self):
+        cr = self.env.cr
+        cr.execute("SET LOCAL jit = on")
+        during = target_members.execute_without_jit(self.env, SQL("SELECT current_setting('jit')"))
+        self.assertEqual(during, [("off",)])
+        cr.execute("SELECT current_setting('jit')")
+        self.assertEqual(cr.fetchone(), ("on",))
+        # What the bus routes by, as the connector's flush asks it.
+        scopes = self.env["ha.realtime.update"]._scopes_holding(self.instance, ["light.kitchen"])
+        self.assertEqual(scopes, {self.group_kitchen: ["light.kitchen"]})
+        cr.execute("SELECT current_setting('jit')")
+        self.assertEqual(cr.fetchone(), ("on",))
