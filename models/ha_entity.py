@@ -286,8 +286,11 @@ class HaEntity(models.Model):
         users = {}
         for entity_id, user_id, _control in rows_of(entity_ids=self.ids) if self.ids else ():
             users.setdefault(entity_id, []).append(user_id)
-        for entity in self:
-            entity[field_name] = self.env["res.users"].browse(users.get(entity.id, ()))
+        # One cache update for all: the record rules' check of every entity a page reads
+        # computes both fields, and assigning 10,000 many2many values one by one took 1.8 s.
+        self.env.cache.update(
+            self, self._fields[field_name], [tuple(users.get(id_, ())) for id_ in self._ids]
+        )
 
     @api.model
     def _search_users(self, rows_of, value):
