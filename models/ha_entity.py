@@ -11,6 +11,16 @@ from . import target_members
 from .ha_entity_share import SHARE_NOW_KEY
 from .res_groups import MANAGER_GROUP, USER_GROUP
 
+# The entity groups that may hold an entity through an area, floor or label, as paths from
+# the entity (what ha.entity.group._membership_sql reads): dependencies of the computes of who
+# is given the entity.
+TARGET_GROUP_PATHS = (
+    "area_id.entity_group_ids.",
+    "area_id.floor_id.entity_group_ids.",
+    "label_ids.entity_group_ids.",
+    "device_id.label_ids.entity_group_ids.",
+    "area_id.label_ids.entity_group_ids.",
+)
 # What an entity domain looks like in Home Assistant ("sensor", "input_number").
 DOMAIN_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
@@ -220,11 +230,7 @@ class HaEntity(models.Model):
                 "device_id.label_ids.",
                 "area_id.label_ids.",
                 # shares of the groups that hold the entity through an area, floor or label
-                "area_id.entity_group_ids.",
-                "area_id.floor_id.entity_group_ids.",
-                "label_ids.entity_group_ids.",
-                "device_id.label_ids.entity_group_ids.",
-                "area_id.label_ids.entity_group_ids.",
+                *TARGET_GROUP_PATHS,
             )
             for name in (
                 "user_id",
@@ -256,13 +262,7 @@ class HaEntity(models.Model):
     @api.depends(
         *(
             f"{path}{name}"
-            for path in (
-                "area_id.entity_group_ids.",
-                "area_id.floor_id.entity_group_ids.",
-                "label_ids.entity_group_ids.",
-                "device_id.label_ids.entity_group_ids.",
-                "area_id.label_ids.entity_group_ids.",
-            )
+            for path in TARGET_GROUP_PATHS
             for name in ("user_ids", "include_later", "granted_entity_ids")
         ),
         "group_ids.user_ids",
