@@ -125,7 +125,56 @@ class HaTestCommon(TransactionCase):
         )
 
 
-class SubscribeInBatches:
+class ServedToTheEnd:
+    """For a WebsocketCase: a closed socket is waited for until the server is done with it.
+
+    When a connection ends, the server still runs ``ir.websocket._on_websocket_closed`` (Discuss
+    marks the user's presence) on a cursor of its own. In a test that cursor wraps the test's
+    transaction, which the test thread uses without the lock the server's requests take: a query
+    of the test at that moment reads the server's result set ("no results to fetch"). Odoo's
+    ``wait_remaining_websocket_connections`` waits for every socket of the test, open ones too
+    (5 s each); this waits for one, known by the client's port, as the server sees it.
+    """
+
+    def setUp(self):
+        from odoo.addons.bus.websocket import WebsocketConnectionHandler
+
+        super().setUp()
+        self._served = {}
+        serve = WebsocketConnectionHandler._serve_forever
+
+        def serve_forever(websocket, db, httprequest, version):
+            port = int(httprequest.environ["REMOTE_PORT"])
+            try:
+                return serve(websocket, db, httprequest, version)
+            finally:
+                self._served.setdefault(port, threading.Event()).set()
+
+        self.startPatcher(
+            patch.object(WebsocketConnectionHandler, "_serve_forever", wraps=serve_forever)
+        )
+
+    def websocket_connect(self, *args, **kwargs):
+        websocket = super().websocket_connect(*args, **kwargs)
+        websocket.client_port = websocket.sock.getsockname()[1]
+        return websocket
+
+    def wait_until_served(self, websocket):
+        """Return once the server has finished with the closed ``websocket``."""
+        done = self._served.setdefault(websocket.client_port, threading.Event())
+        self.assertTrue(done.wait(5), "the server ended the connection")
+
+    def close_socket(self, websocket):
+        """Close ``websocket`` and wait until the server is done with it."""
+        websocket.close()
+        self.wait_until_served(websocket)
+
+    def assert_close_with_code(self, websocket, expected_code, expected_reason=None):
+        super().assert_close_with_code(websocket, expected_code, expected_reason)
+        self.wait_until_served(websocket)
+
+
+class SubscribeInBatches(ServedToTheEnd):
     """For a WebsocketCase: ``subscribe`` waits for the dispatch the subscription starts.
     Odoo's waits for the socket's own ``_dispatch_bus_notifications``; sockets of this
     addon's databases are served by the batch dispatcher (bus_batch.py) instead, so this

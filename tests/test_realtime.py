@@ -398,14 +398,14 @@ class TestScopeSubscription(SocketMixin, WebsocketCase, HaTestCommon):
         )
 
     def test_users_without_home_assistant_rights_receive_nothing(self):
-        # Read before any socket: sockets of this process share the test's cursor, and each
-        # is closed before the next opens.
+        # Read before any socket: sockets of this process share the test's cursor, and the
+        # server is done with each before the next opens.
         users = [(user, user.login) for user in (self.employee, self.portal, self.user_outsider)]
         for user, login in users:
             websocket = self._connect(login)
             self._three_others_and_two_granted_change()
             self.assertEqual(self._received_entities(websocket, user), [], login)
-            websocket.close()
+            self.close_socket(websocket)
 
     def test_catching_up_replays_no_ungranted_entity(self):
         before = self.env["bus.bus"]._bus_last_id()
