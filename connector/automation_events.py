@@ -65,6 +65,15 @@ def watched_entities(cr, instance_id):
     return {entity_id: tuple(sorted(found, key=_order)) for entity_id, found in watched.items()}
 
 
+def attribute_watched(cr, instance_id):
+    """The ha.entity ids whose attributes an active rule of the instance watches."""
+    return {
+        record_id
+        for record_id, found in watched_entities(cr, instance_id).items()
+        if any(trigger.uses_attributes for trigger in found)
+    }
+
+
 def _order(trigger):
     return (
         trigger.kind,
@@ -170,10 +179,11 @@ def _insert_events(cr, rows):
         )
 
 
-def record_history_events(cr, instance_id, rows):
+def record_history_events(cr, instance_id, rows, attributes=None):
     """Record as events the states Home Assistant's history gives for the time this instance
-    had no connection (``history_backfill.fill_gap``; ``rows``: ``history_row`` tuples,
-    without attributes), those of watched entities that change what the triggers make of
+    had no connection (``history_backfill.fill_gap``; ``rows``: ``history_row`` tuples;
+    ``attributes``: (ha.entity id, last_updated) -> the state's attributes, for the entities
+    attribute rules watch), those of watched entities that change what the triggers make of
     them. They are older than the connection's snapshot: the evaluation waits for them
     (``hold_rules``) and applies each entity's events in Home Assistant's order. Returns how
     many were recorded."""
@@ -182,19 +192,28 @@ def record_history_events(cr, instance_id, rows):
     watched = watched_entities(cr, instance_id)
     if not watched:
         return 0
+    attributes = attributes or {}
     by_entity = defaultdict(list)
     for row in rows:
         record_id, _instance_id, state, *_number_and_unit, _last_changed, last_updated = row
         if record_id in watched:
-            by_entity[record_id].append((last_updated, state))
+            by_entity[record_id].append(
+                (last_updated, state, attributes.get((record_id, last_updated)))
+            )
     events = []
     for record_id, states in by_entity.items():
         states.sort(key=lambda point: point[0])
-        pairs = [(state, None) for _at, state in states]
+        pairs = [(state, state_attributes) for _at, state, state_attributes in states]
+        keeps_attributes = any(trigger.uses_attributes for trigger in watched[record_id])
         for index in triggers.states_that_matter(pairs, watched[record_id]):
             previous = pairs[index - 1][0] if index else None
-            at, state = states[index]
-            events.append((instance_id, record_id, state, previous, None, at))
+            at, state, state_attributes = states[index]
+            kept = (
+                Json(state_attributes)
+                if keeps_attributes and state_attributes is not None
+                else None
+            )
+            events.append((instance_id, record_id, state, previous, kept, at))
     _insert_events(cr, events)
     return len(events)
 

@@ -55,6 +55,10 @@ HISTORY_COMMAND = "history/history_during_period"
 # hours, ~1.3 MB without attributes: ten of them stay well under the client's frame limit.
 ENTITIES_PER_REQUEST = 10
 WINDOW = timedelta(hours=6)
+# With attributes (the entities attribute rules watch), one entity and half an hour per
+# request: at a state a second with 5 KB of attributes, about 9 MB.
+ENTITIES_PER_REQUEST_WITH_ATTRIBUTES = 1
+WINDOW_WITH_ATTRIBUTES = timedelta(minutes=30)
 # HA selects states strictly inside (start, end): consecutive windows overlap by this much so
 # a state stamped exactly on a boundary is fetched twice (and stored once) instead of never.
 WINDOW_OVERLAP = timedelta(seconds=1)
@@ -137,7 +141,8 @@ def read_newest_history(cr, instance_id):
 
 def read_gap_plan(cr, instance_id):
     """(newest stored state of the instance or None, [(id, entity_id, unit)] of the recording
-    entities and the power sensors of active machines, days to fetch at most)."""
+    entities and the power sensors of active machines, days to fetch at most, the ids among
+    them whose attributes an active rule watches)."""
     days = read_backfill_days(cr)
     since = read_newest_history(cr, instance_id)
     cr.execute(
@@ -151,15 +156,17 @@ def read_gap_plan(cr, instance_id):
         """,
         {"instance": instance_id},
     )
-    return since, cr.fetchall(), days
+    entities = cr.fetchall()
+    return since, entities, days, automation_events.attribute_watched(cr, instance_id)
 
 
-def history_request(entity_ids, start, end=None):
+def history_request(entity_ids, start, end=None, *, attributes=False):
     """The websocket command for every recorded state of ``entity_ids`` in (start, end).
 
     Every state HA recorded, like the live stream (``significant_changes_only`` would drop
-    attribute-only updates), without attributes: the unit is taken from the entity, which
-    keeps a day of a chatty sensor a small frame.
+    attribute-only updates). Without attributes unless ``attributes`` (for the entities an
+    attribute rule watches): the unit is taken from the entity, which keeps a day of a chatty
+    sensor a small frame.
     """
     message = {
         "type": HISTORY_COMMAND,
@@ -169,7 +176,7 @@ def history_request(entity_ids, start, end=None):
         "include_start_time_state": False,
         "significant_changes_only": False,
         "minimal_response": False,
-        "no_attributes": True,
+        "no_attributes": not attributes,
     }
     if end is not None:
         message["end_time"] = end.isoformat()
@@ -195,6 +202,17 @@ def rows_from_history(result, entities, instance_id):
                 )
             )
     return rows
+
+
+def attributes_from_history(result, entities):
+    """(ha.entity id, last_updated) -> attributes, of the states of HA's compressed answer
+    that carry them (``"a"``, asked for with ``history_request(..., attributes=True)``)."""
+    found = {}
+    for record_id, entity_id, _unit in entities:
+        for point in (result or {}).get(entity_id) or ():
+            if isinstance(point.get("a"), dict):
+                found[(record_id, _from_epoch(point["lu"]))] = point["a"]
+    return found
 
 
 def statistics_request(entity_ids, period, start, end):
@@ -490,14 +508,27 @@ class HistoryBackfill:
         """Fetch and store what HA recorded since the newest row stored before this
         connection (``mark_gap_start``; else the newest stored row), and record it for the
         rules; return new rows, None when there is no gap to fill."""
-        since, entities, days = await self._in_transaction(read_gap_plan, self.instance_id)
+        since, entities, days, attribute_ids = await self._in_transaction(
+            read_gap_plan, self.instance_id
+        )
         if self._gap_since is not None:
             since = self._gap_since
         if since is None or not entities or days <= 0:
             return None
         end = datetime.now(UTC)
         start = max(since.replace(tzinfo=UTC) - WINDOW_OVERLAP, end - timedelta(days=days))
-        inserted = await self._fetch(entities, start, end, clear_pending=False, rule_events=True)
+        # The entities attribute rules watch come with their attributes, in requests of their
+        # own: the rules see the attribute changes of the gap as they would have live.
+        inserted = 0
+        for with_attributes in (False, True):
+            inserted += await self._fetch(
+                [entity for entity in entities if (entity[0] in attribute_ids) == with_attributes],
+                start,
+                end,
+                clear_pending=False,
+                rule_events=True,
+                attributes=with_attributes,
+            )
         if inserted:
             _logger.info(
                 "Filled in %s history rows of instance %s recorded by Home Assistant since %s",
@@ -507,34 +538,53 @@ class HistoryBackfill:
             )
         return inserted
 
-    async def _fetch(self, entities, start, end, *, clear_pending=True, rule_events=False):
+    async def _fetch(
+        self, entities, start, end, *, clear_pending=True, rule_events=False, attributes=False
+    ):
         """Store HA's states of ``entities`` between ``start`` and ``end``, a bounded number of
         entities per request; ``clear_pending``: their backfill is done once stored;
-        ``rule_events``: record them for the rules too."""
+        ``rule_events``: record them for the rules too, with their attributes if
+        ``attributes``."""
         inserted = 0
-        for index in range(0, len(entities), ENTITIES_PER_REQUEST):
-            chunk = entities[index : index + ENTITIES_PER_REQUEST]
+        per_request = ENTITIES_PER_REQUEST_WITH_ATTRIBUTES if attributes else ENTITIES_PER_REQUEST
+        for index in range(0, len(entities), per_request):
+            chunk = entities[index : index + per_request]
             inserted += await self._backfill_chunk(
-                chunk, start, end, clear_pending=clear_pending, rule_events=rule_events
+                chunk,
+                start,
+                end,
+                clear_pending=clear_pending,
+                rule_events=rule_events,
+                attributes=attributes,
             )
         return inserted
 
-    async def _backfill_chunk(self, chunk, start, end, *, clear_pending, rule_events):
+    async def _backfill_chunk(self, chunk, start, end, *, clear_pending, rule_events, attributes):
         entity_ids = [entity_id for _id, entity_id, _unit in chunk]
         inserted = 0
         window_start = start
+        window = WINDOW_WITH_ATTRIBUTES if attributes else WINDOW
         while True:
-            window_end = window_start + WINDOW
+            window_end = window_start + window
             last = window_end >= end
             result = await self.client.command(
-                history_request(entity_ids, window_start, None if last else window_end),
+                history_request(
+                    entity_ids,
+                    window_start,
+                    None if last else window_end,
+                    attributes=attributes,
+                ),
                 timeout_s=REQUEST_TIMEOUT_S,
             )
             rows = rows_from_history(result, chunk, self.instance_id)
+            # For the rules: what the states' attributes were, where HA gave them.
+            rule_attributes = attributes_from_history(result, chunk) if rule_events else None
             finished = (
                 [record_id for record_id, _eid, _unit in chunk] if last and clear_pending else ()
             )
-            stored, deadline = await self._in_transaction(self._store, rows, finished, rule_events)
+            stored, deadline = await self._in_transaction(
+                self._store, rows, finished, rule_attributes
+            )
             inserted += stored
             if deadline is not None and self._on_machine_deadline is not None:
                 self._on_machine_deadline(deadline)
@@ -542,10 +592,12 @@ class HistoryBackfill:
                 return inserted
             window_start = window_end - WINDOW_OVERLAP
 
-    def _store(self, cr, rows, finished_ids, rule_events):
+    def _store(self, cr, rows, finished_ids, rule_attributes):
+        """Store ``rows``; unless ``rule_attributes`` is None, record them for the rules too,
+        with those attributes (``attributes_from_history``)."""
         inserted, machines_changed, deadline = store_rows(cr, rows, finished_ids)
-        if rule_events:
-            automation_events.record_history_events(cr, self.instance_id, rows)
+        if rule_attributes is not None:
+            automation_events.record_history_events(cr, self.instance_id, rows, rule_attributes)
         if machines_changed:
             InstanceOrm(self.db, cr, self.instance_id).notify_machine_states(machines_changed)
         return inserted, deadline

@@ -433,9 +433,9 @@ class HaAutomationRule(models.Model):
             if event_id <= self.last_event_id or changed_at is None:
                 continue
             if trigger.uses_attributes and attributes is None:
-                # Recorded without attributes (before the writer knew an attribute rule
-                # watches the entity, or from Home Assistant's history): the entity's current
-                # row (below) stands in for it.
+                # Recorded without attributes (before the writer or the gap fill knew an
+                # attribute rule watches the entity): the entity's current row (below) stands
+                # in for it.
                 continue
             crossings += watch.step(trigger, for_seconds, state, attributes, changed_at, previous)
         # A state that matters stored without an event (the writer stored it while the rule

@@ -877,16 +877,7 @@ class TestAutomationLive(ConnectorCase):
         threshold and back: the new connection's snapshot shows it below, and Home
         Assistant's history gives the crossing, which fires once, at its own time."""
         sensor = "sensor.rule_gap_probe"
-        self.rest.post(f"/api/states/{sensor}", {"state": "20"})
-        self.addCleanup(self._remove_state, sensor)
-        self.wait_until(
-            lambda: self.query(
-                "SELECT 1 FROM ha_entity WHERE instance_id = %s AND entity_id = %s"
-                " AND state = '20' AND record_history AND NOT history_backfill_pending",
-                (self.instance_id, sensor),
-            ),
-            f"{sensor} never reached Odoo with its history",
-        )
+        self._recorded_probe(sensor, "20")
         rule_id = self.make_live_rule(sensor, trigger="above", threshold=50)
         self.supervisor.stop()
         crossing = self.rest.post(f"/api/states/{sensor}", {"state": "60"})
@@ -906,7 +897,51 @@ class TestAutomationLive(ConnectorCase):
         )
         self.assertEqual(previous, [("20",)])
 
-        # Another reconnection, its snapshot and the same gap again: nothing fires twice.
+        self._reconnect_fires_nothing_more(rule_id)
+
+    def test_an_attribute_change_while_odoo_was_away_fires_once_from_home_assistants_history(
+        self,
+    ):
+        """The same for an attribute trigger: Home Assistant's history of the entities that
+        attribute rules watch comes with their attributes. The snapshot shows the attribute
+        back as it was; only the history has the change."""
+        sensor = "sensor.rule_gap_mode"
+        self._recorded_probe(sensor, "20", mode="eco")
+        rule_id = self.make_live_rule(
+            sensor, trigger="attribute", attribute="mode", attribute_value="boost"
+        )
+        self.supervisor.stop()
+        change = self.rest.post(
+            f"/api/states/{sensor}", {"state": "20", "attributes": {"mode": "boost"}}
+        )
+        self.rest.post(f"/api/states/{sensor}", {"state": "20", "attributes": {"mode": "eco"}})
+        changed_at = datetime.fromisoformat(change["last_updated"]).astimezone(pytz.utc)
+
+        self.supervisor = self.start_supervisor(self.instance_id)
+        rows = self.wait_until(
+            lambda: self.firing_rows(rule_id), "the attribute change never fired", timeout_s=40
+        )
+        event_state, event_at, _fired_at, state = rows[0]
+        self.assertEqual((event_state, state), ("20", "done"))
+        self.assertLess(abs((event_at - changed_at.replace(tzinfo=None)).total_seconds()), 0.001)
+        self._reconnect_fires_nothing_more(rule_id)
+
+    def _recorded_probe(self, sensor, state, **attributes):
+        """Set ``sensor`` in Home Assistant and wait until Odoo has it, recording its history
+        (the gap fill asks Home Assistant for the states of recorded entities)."""
+        self.rest.post(f"/api/states/{sensor}", {"state": state, "attributes": attributes})
+        self.addCleanup(self._remove_state, sensor)
+        self.wait_until(
+            lambda: self.query(
+                "SELECT 1 FROM ha_entity WHERE instance_id = %s AND entity_id = %s"
+                " AND state = %s AND record_history AND NOT history_backfill_pending",
+                (self.instance_id, sensor, state),
+            ),
+            f"{sensor} never reached Odoo with its history",
+        )
+
+    def _reconnect_fires_nothing_more(self, rule_id):
+        """Another reconnection, its snapshot and the same gap again: nothing fires twice."""
         self.supervisor.stop()
         self.supervisor = self.start_supervisor(self.instance_id)
         self.wait_status(self.instance_id, "connected")
