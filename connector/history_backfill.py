@@ -19,8 +19,9 @@ connection (HA or Odoo down, a takeover, a flush lost with PostgreSQL) are fetch
 recording entity and every monitored machine's power sensor from the newest stored row of the
 instance on, bounded by the same days. Machines get these readings in the same transaction
 (``machine_usage``), and replay them in order. Rules get them as events
-(``automation_events.record_history_events``): their evaluation is held from the
-connection's snapshot until the gap is filled (both passes), then released.
+(``automation_events.record_history_events``), with their attributes for the entities an
+attribute rule watches: their evaluation is held from the connection's snapshot until the gap
+is filled (both passes), then released.
 
 One round runs at a time per instance; requests arriving meanwhile run one more round after it.
 HA answers in one frame per request, so requests are bounded both in entities and in time.
