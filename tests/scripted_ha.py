@@ -102,7 +102,8 @@ class ScriptedHA:
         ``set_state`` made, like a recorder (otherwise nothing)."""
         self.entities = dict(entities or {})
         self.keeps_history = keeps_history
-        self.history = {}  # entity_id -> [(last_updated epoch, state)], by set_state
+        # entity_id -> [(last_updated epoch, state, attributes)], by set_state
+        self.history = {}
         self.token = token
         self.home = home
         self.ha_version = home.version if home is not None else HA_VERSION
@@ -338,17 +339,19 @@ class ScriptedHA:
     def _history(self, message):
         """The recorded states of the asked entities strictly inside (start_time, end_time),
         as Home Assistant answers with ``minimal_response`` (``lc`` left out when it equals
-        ``lu``); nothing unless ``keeps_history``."""
+        ``lu``), with their attributes (``a``) unless ``no_attributes``; nothing unless
+        ``keeps_history``."""
         if not self.keeps_history:
             return {}
         start = datetime.fromisoformat(message["start_time"]).timestamp()
         end = message.get("end_time")
         end = datetime.fromisoformat(end).timestamp() if end else float("inf")
+        with_attributes = not message.get("no_attributes")
         answer = {}
         for entity_id in message.get("entity_ids") or ():
             points = [
-                {"s": state, "lu": at}
-                for at, state in self.history.get(entity_id, ())
+                {"s": state, "lu": at, **({"a": dict(attributes)} if with_attributes else {})}
+                for at, state, attributes in self.history.get(entity_id, ())
                 if start < at < end
             ]
             if points:
@@ -358,12 +361,11 @@ class ScriptedHA:
     async def _set_state(self, entity_id, state, attributes=None):
         old = self.entities.get(entity_id)
         now = self._tick()
-        if self.keeps_history:
-            self.history.setdefault(entity_id, []).append((now, state))
         context = f"ctx-{next(self._context)}"
         if old is None:
             compressed = {"s": state, "a": dict(attributes or {}), "c": context, "lc": now}
             self.entities[entity_id] = compressed
+            self._record(entity_id, now, compressed)
             await self._emit([{"a": {entity_id: compressed}}])
             return
         changed = {"s": state, "lc": now, "c": context}
@@ -372,7 +374,14 @@ class ScriptedHA:
             changed["a"] = old["a"]
         old.update(s=state, lc=now, c=context)
         old.pop("lu", None)
+        self._record(entity_id, now, old)
         await self._emit([{"c": {entity_id: {"+": changed}}}])
+
+    def _record(self, entity_id, at, compressed):
+        if self.keeps_history:
+            self.history.setdefault(entity_id, []).append(
+                (at, compressed["s"], dict(compressed.get("a") or {}))
+            )
 
     async def _emit(self, events):
         for websocket, subscription in list(self._subscribers.items()):

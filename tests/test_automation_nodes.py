@@ -6,7 +6,9 @@ rules after each flush. The node holding the instance is then killed with SIGKIL
 node hosts it, the sensor crosses the threshold and falls back. The other node takes the
 connection over, records the current state again from its snapshot (which must not fire the
 rule a second time), fires once the crossing it finds in Home Assistant's history, then the
-next one. Each firing creates a contact, so the contacts count the actions that really ran.
+next one. A second rule watches an attribute of the same sensor, which changes only while no
+node hosts the instance: the history's attributes fire it once. Each firing creates a
+contact, so the contacts count the actions that really ran.
 (Two evaluations racing for one rule in two transactions: ``test_automation_rules.py``.)
 """
 
@@ -25,6 +27,7 @@ from .test_dashboard import _committed
 
 SENSOR = "sensor.s_1"
 CONTACT_NAME = "Rule on two nodes"
+MODE_CONTACT_NAME = "Mode rule on two nodes"
 WAIT_TIMEOUT_S = 60.0
 
 
@@ -53,7 +56,9 @@ class TestRulesOnTwoNodes(TransactionCase):
 
     def _clean_up(self):
         def clean(env):
-            env["res.partner"].search([("name", "like", CONTACT_NAME)]).unlink()
+            env["res.partner"].search(
+                ["|", ("name", "like", CONTACT_NAME), ("name", "like", MODE_CONTACT_NAME)]
+            ).unlink()
             env["ha.automation.rule"].with_context(active_test=False).search(
                 [("instance_id", "=", self.instance_id)]
             ).unlink()
@@ -86,10 +91,11 @@ class TestRulesOnTwoNodes(TransactionCase):
         )
         return bool(rows) and rows[0] == ("connected", state)
 
-    def _contacts(self):
-        return self._query(
-            "SELECT count(*) FROM res_partner WHERE name LIKE %s", (f"{CONTACT_NAME}%",)
-        )[0][0]
+    def _contacts(self, name=CONTACT_NAME):
+        (count,) = self._query(
+            "SELECT count(*) FROM res_partner WHERE name LIKE %s", (f"{name}%",)
+        )[0]
+        return count
 
     def _firings(self):
         return self._query(
@@ -121,7 +127,10 @@ class TestRulesOnTwoNodes(TransactionCase):
                 )
             time.sleep(0.1)
 
-    def _create_rule(self):
+    def _create_rule(self, contact_name=CONTACT_NAME, **trigger):
+        """A rule on SENSOR (``trigger``: its trigger's values) whose action creates a contact
+        named ``contact_name`` and the state."""
+
         def create(env):
             sensor = env["ha.entity"].search(
                 [("instance_id", "=", self.instance_id), ("entity_id", "=", SENSOR)]
@@ -130,19 +139,18 @@ class TestRulesOnTwoNodes(TransactionCase):
                 env["ha.automation.rule"]
                 .create(
                     {
-                        "name": "Above 50",
+                        "name": contact_name,
                         "instance_id": self.instance_id,
                         "owner_id": self.owner_id,
                         "entity_ids": [Command.set(sensor.ids)],
-                        "trigger": "above",
-                        "threshold": 50,
+                        **trigger,
                         "action_ids": [
                             Command.create(
                                 {
                                     "kind": "create_record",
                                     "create_model_id": env["ir.model"]._get_id("res.partner"),
                                     "create_values": json.dumps(
-                                        {"name": f"{CONTACT_NAME} {{state}}"}
+                                        {"name": f"{contact_name} {{state}}"}
                                     ),
                                 }
                             )
@@ -167,7 +175,10 @@ class TestRulesOnTwoNodes(TransactionCase):
         first, second = self._start_server(workers), self._start_server(workers)
         servers = (first, second)
         self._wait_for(lambda: self._connected_with("10"), "the instance never connected", servers)
-        self._create_rule()
+        self._create_rule(trigger="above", threshold=50)
+        self._create_rule(
+            MODE_CONTACT_NAME, trigger="attribute", attribute="mode", attribute_value="boost"
+        )
 
         # Two crossings; repeats above the threshold fire nothing.
         for value in ("60", "70", "20", "80"):
@@ -185,9 +196,11 @@ class TestRulesOnTwoNodes(TransactionCase):
         survivor = second if killed is first else first
         # While no node hosts the instance, the sensor falls, crosses again and falls back:
         # the survivor's snapshot shows 40 (and 80 replayed must not fire again); Home
-        # Assistant's history gives the crossing at 85.
-        for value in ("30", "85", "40"):
-            self.ha.set_state(SENSOR, value)
+        # Assistant's history gives the crossing at 85. The mode goes to boost with it and back
+        # to eco: only the history's attributes show it.
+        attributes = dict(self.ha.entities[SENSOR]["a"])
+        for value, mode in (("30", "eco"), ("85", "boost"), ("40", "eco")):
+            self.ha.set_state(SENSOR, value, {**attributes, "mode": mode})
         self._wait_for(
             lambda: (
                 self._host_pid() is not None
@@ -200,6 +213,11 @@ class TestRulesOnTwoNodes(TransactionCase):
         self._wait_for(
             lambda: self._contacts() == 3, "the crossing while no node hosted did not act", servers
         )
+        self._wait_for(
+            lambda: self._contacts(MODE_CONTACT_NAME) == 1,
+            "the mode's change while no node hosted did not act",
+            servers,
+        )
         self.ha.set_state(SENSOR, "90")
         self._wait_for(lambda: self._connected_with("90"), "a state was lost", servers)
         self._wait_for(
@@ -207,7 +225,8 @@ class TestRulesOnTwoNodes(TransactionCase):
         )
         time.sleep(1.0)  # anything that would run twice has had time to
         self.assertEqual(self._contacts(), 4)
-        self.assertEqual(dict(self._firings()), {"done": 4})
+        self.assertEqual(self._contacts(MODE_CONTACT_NAME), 1)
+        self.assertEqual(dict(self._firings()), {"done": 5})
         names = {
             name
             for (name,) in self._query(
