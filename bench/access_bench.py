@@ -27,7 +27,6 @@ What is measured
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import secrets
 import shutil
@@ -37,6 +36,7 @@ import time
 from pathlib import Path
 
 import requests
+from benchlib import load_by_path
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -45,13 +45,6 @@ from odoo.tools import config
 ADDON_DIR = Path(__file__).resolve().parent.parent
 UNREACHABLE_URL = "http://127.0.0.1:9"
 ROUTE_TIMEOUT_S = 300
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class AccessBench:
@@ -176,7 +169,7 @@ class AccessBench:
             cr.commit()
 
     def start_server(self):
-        module = _load("access_bench_odoo_server", ADDON_DIR / "tests" / "odoo_server.py")
+        module = load_by_path("access_bench_odoo_server", ADDON_DIR / "tests" / "odoo_server.py")
         server = module.OdooServer(self.dbname)
         server.start()
         self._cleanups.callback(shutil.rmtree, server._workdir, True)

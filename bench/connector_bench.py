@@ -62,7 +62,6 @@ import multiprocessing
 import os
 import resource
 import select
-import subprocess
 import sys
 import threading
 import time
@@ -71,6 +70,7 @@ from pathlib import Path
 import psutil
 import psycopg2
 import requests
+from benchlib import percentiles, query, require_database, run_committed, run_ha_load
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -79,7 +79,6 @@ from odoo.tools import config
 
 ADDON = "odoo_ha_addon"
 ADDON_DIR = Path(__file__).resolve().parent.parent
-LOAD_SCRIPT = ADDON_DIR / "bench" / "ha_load.py"
 
 SENSOR_PREFIX = "bench_"
 CONNECT_TIMEOUT_S = 60.0
@@ -106,34 +105,6 @@ IDLE_TIMEOUT_S = 60.0
 def addon_module(name):
     """``odoo.addons.odoo_ha_addon.<name>``, importable once the configuration is parsed."""
     return importlib.import_module(f"odoo.addons.{ADDON}.{name}")
-
-
-def run_committed(registry, function):
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {"active_test": False})
-        result = function(env)
-        env.flush_all()
-        # On a cursor of our own: the connector's sessions see only committed rows.
-        cr.commit()
-        return result
-
-
-def query(registry, sql, params=()):
-    with registry.cursor() as cr:
-        cr.execute(sql, params)
-        return cr.fetchall()
-
-
-def percentiles(values):
-    if not values:
-        return {"p50": None, "p90": None, "p99": None, "max": None}
-    ordered = sorted(values)
-    return {
-        "p50": ordered[min(len(ordered) - 1, int(0.5 * len(ordered)))],
-        "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
-        "p99": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-        "max": ordered[-1],
-    }
 
 
 # Observer process ---------------------------------------------------------------------------
@@ -284,22 +255,7 @@ def start_home_assistant():
 
 def run_load(ha, **job):
     """Run ``bench/ha_load.py`` with ``job`` and return its JSON result."""
-    job = {
-        "url": ha.url,
-        "token": ha.token,
-        "prefix": SENSOR_PREFIX,
-        **job,
-    }
-    completed = subprocess.run(
-        [os.environ["HA_PYTHON"], str(LOAD_SCRIPT)],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode:
-        raise RuntimeError(f"ha_load.py failed:\n{completed.stderr[-2000:]}")
-    return json.loads(completed.stdout)
+    return run_ha_load({"url": ha.url, "token": ha.token, "prefix": SENSOR_PREFIX, **job})
 
 
 def ha_bench_states(ha):
@@ -910,36 +866,10 @@ def parse_args():
     return parser.parse_known_args()
 
 
-def database_ready(dbname):
-    _name, params = connection_info_for(dbname)
-    try:
-        connection = psycopg2.connect(**params)
-    except psycopg2.OperationalError:
-        return False
-    try:
-        with connection.cursor() as cr:
-            cr.execute(
-                "SELECT state FROM ir_module_module WHERE name = %s"
-                " AND EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'ha_instance')",
-                (ADDON,),
-            )
-            row = cr.fetchone()
-    except psycopg2.Error:
-        return False
-    finally:
-        connection.close()
-    return row is not None and row[0] == "installed"
-
-
 def main():
     args, odoo_args = parse_args()
     config.parse_config(["--log-level=warn", *odoo_args, "-d", args.db])
-    if not database_ready(args.db):
-        sys.exit(
-            f"Database {args.db!r} does not exist or does not have {ADDON} installed. Create it"
-            f" first, e.g.:\n  python3 -m odoo {' '.join(odoo_args)} -d {args.db} -i {ADDON}"
-            " --stop-after-init"
-        )
+    require_database(args.db, odoo_args)
     ConnectorBench(args.db, args).run()
 
 

@@ -38,12 +38,12 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import requests
+from benchlib import load_by_path
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -133,14 +133,6 @@ COLLECT_JS = """
              elapsed: performance.now() - m.started };
 })()
 """
-
-
-def load_by_path(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def addon_module(name):

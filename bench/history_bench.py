@@ -40,7 +40,6 @@ the history table), unless ``--keep``; ``--reuse ID`` measures a kept instance a
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -53,6 +52,7 @@ from pathlib import Path
 
 import psycopg2
 import requests
+from benchlib import load_by_path, require_database
 
 from odoo.modules.registry import Registry
 from odoo.sql_db import connection_info_for
@@ -74,15 +74,8 @@ ROUTE_TIMEOUT_S = 900
 TARGETS_MS = {("1", 30): 150, ("1", 365): 300, ("all", 30): 1000}
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # Its helpers (Odoo access, the database check) are shared.
-common = _load("connector_bench", ADDON_DIR / "bench" / "connector_bench.py")
+common = load_by_path("connector_bench", ADDON_DIR / "bench" / "connector_bench.py")
 
 # One state per second of every sensor, second by second as the writer stores them: a daily
 # curve with noise, two decimals, so each state is a new value.
@@ -506,7 +499,7 @@ class HistoryBench:
     # The route ---------------------------------------------------------------------------
 
     def start_server(self, addons_path=None):
-        module = _load("history_bench_odoo_server", ADDON_DIR / "tests" / "odoo_server.py")
+        module = load_by_path("history_bench_odoo_server", ADDON_DIR / "tests" / "odoo_server.py")
         server = module.OdooServer(self.dbname)
         if self.args.server_port:
             server.http_port = self.args.server_port
@@ -767,10 +760,7 @@ def parse_args():
 def main():
     args, odoo_args = parse_args()
     config.parse_config(["--log-level=warn", *odoo_args, "-d", args.db])
-    if not common.database_ready(args.db):
-        sys.exit(
-            f"Database {args.db!r} does not have odoo_ha_addon installed (see bench/README.md)"
-        )
+    require_database(args.db, odoo_args)
     HistoryBench(args.db, args).run()
 
 

@@ -29,7 +29,6 @@ from the Home Assistant's once everything settled).
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import signal
 import statistics
@@ -41,6 +40,7 @@ import time
 from pathlib import Path
 
 import fault_suite
+from benchlib import load_by_path
 from fault_suite import DB, DB_USER, Db, OdooNode, PrivateCluster, free_port
 
 ADDON = "odoo_ha_addon"
@@ -59,13 +59,6 @@ STORM_MIN_S = 5.0
 # plus 9 probes of 75 s): effectively never within a benchmark.
 DEFAULT_SERVER_KEEPALIVE_S = 7200 + 9 * 75
 FAULTS = ("kill", "join", "pg_restart", "cut")
-
-
-def load_by_path(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def stats(values):

@@ -56,7 +56,6 @@ import collections
 import concurrent.futures
 import contextlib
 import gc
-import importlib.util
 import json
 import math
 import multiprocessing
@@ -64,7 +63,6 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -74,17 +72,24 @@ from pathlib import Path
 import psutil
 import psycopg2
 import requests
+from benchlib import (
+    load_by_path,
+    percentiles,
+    query,
+    require_database,
+    run_committed,
+    run_ha_load,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import fields
 from odoo.modules.registry import Registry
 from odoo.sql_db import connection_info_for
 from odoo.tools import config
 
 ADDON = "odoo_ha_addon"
 ADDON_DIR = Path(__file__).resolve().parent.parent
-LOAD_SCRIPT = ADDON_DIR / "bench" / "ha_load.py"
 SENSOR_PREFIX = "bench_"
 ENTITY_CHANGES = "odoo_ha_addon/entity_changes"
 DEVICE_KEY_SCOPE = "odoo_ha_addon"
@@ -112,39 +117,9 @@ LOAD_CONCURRENCY = 16
 LOG_LINE = re.compile(r"^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) \S+ (\S+): (.*)$")
 
 
-def load_by_path(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_committed(registry, function):
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {"active_test": False})
-        result = function(env)
-        env.flush_all()
-        cr.commit()
-        return result
-
-
-def query(registry, sql, params=()):
-    with registry.cursor() as cr:
-        cr.execute(sql, params)
-        return cr.fetchall()
-
-
-def percentiles(values, fractions=(0.5, 0.95, 0.99)):
-    if not values:
-        return dict.fromkeys([*(f"p{round(f * 100)}" for f in fractions), "max"])
-    ordered = sorted(values)
-    picked = {
-        f"p{round(f * 100)}": ordered[min(len(ordered) - 1, int(f * len(ordered)))]
-        for f in fractions
-    }
-    picked["max"] = ordered[-1]
-    return picked
+def client_percentiles(values):
+    """p50, p95, p99 and max: the figures this benchmark reports."""
+    return percentiles(values, (0.5, 0.95, 0.99))
 
 
 def epoch(iso_timestamp):
@@ -185,16 +160,7 @@ class RealSource:
             "first_value": first_value,
             "concurrency": LOAD_CONCURRENCY,
         }
-        completed = subprocess.run(
-            [os.environ["HA_PYTHON"], str(LOAD_SCRIPT)],
-            input=json.dumps(job),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode:
-            raise RuntimeError(f"ha_load.py failed:\n{completed.stderr[-2000:]}")
-        return json.loads(completed.stdout)
+        return run_ha_load(job)
 
     def close(self):
         self.ha.stop(remove_config=True)
@@ -947,7 +913,7 @@ class OutsideClientsBench:
             latencies_ms += client_latencies
             by_kind[client.kind] += client_latencies
             if client_latencies:
-                slowest_p99 = max(slowest_p99, percentiles(client_latencies)["p99"])
+                slowest_p99 = max(slowest_p99, client_percentiles(client_latencies)["p99"])
 
         def phase(closed_at):
             if closed_at < load["started"]:
@@ -965,13 +931,13 @@ class OutsideClientsBench:
             "delivered": sorted(per_client),
             "complete_clients": sum(n == len(published) for n in per_client),
             "lost_to_clients": sum(len(published) - n for n in per_client),
-            "latency_ms": percentiles(latencies_ms),
+            "latency_ms": client_percentiles(latencies_ms),
             "latency_by_kind_ms": {
-                kind: percentiles(values) for kind, values in sorted(by_kind.items())
+                kind: client_percentiles(values) for kind, values in sorted(by_kind.items())
             },
-            "ha_latency_ms": percentiles(ha_latencies_ms),
-            "to_flush_ms": percentiles(to_flush_ms),
-            "from_flush_ms": percentiles(from_flush_ms),
+            "ha_latency_ms": client_percentiles(ha_latencies_ms),
+            "to_flush_ms": client_percentiles(to_flush_ms),
+            "from_flush_ms": client_percentiles(from_flush_ms),
             "slowest_client_p99_ms": slowest_p99,
             "deliveries": len(latencies_ms),
             "closed": closed,
@@ -1214,36 +1180,10 @@ def parse_args():
     return parser.parse_known_args()
 
 
-def database_ready(dbname):
-    _name, params = connection_info_for(dbname)
-    try:
-        connection = psycopg2.connect(**params)
-    except psycopg2.OperationalError:
-        return False
-    try:
-        with connection.cursor() as cr:
-            cr.execute(
-                "SELECT state FROM ir_module_module WHERE name = %s"
-                " AND EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'ha_instance')",
-                (ADDON,),
-            )
-            row = cr.fetchone()
-    except psycopg2.Error:
-        return False
-    finally:
-        connection.close()
-    return row is not None and row[0] == "installed"
-
-
 def main():
     args, odoo_args = parse_args()
     config.parse_config(["--log-level=warn", *odoo_args, "-d", args.db])
-    if not database_ready(args.db):
-        sys.exit(
-            f"Database {args.db!r} does not exist or does not have {ADDON} installed. Create it"
-            f" first, e.g.:\n  python3 -m odoo {' '.join(odoo_args)} -d {args.db} -i {ADDON}"
-            " --stop-after-init"
-        )
+    require_database(args.db, odoo_args)
     OutsideClientsBench(args.db, args, args.server_args.split()).run()
 
 

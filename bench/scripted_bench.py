@@ -45,7 +45,6 @@ Measured, each with a fresh ``ha.instance`` hosted in this process by
 import argparse
 import contextlib
 import gc
-import importlib.util
 import json
 import os
 import subprocess
@@ -54,6 +53,7 @@ import time
 from pathlib import Path
 
 import psutil
+from benchlib import load_by_path, require_database
 
 from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import Registry
@@ -77,17 +77,8 @@ TARGETS = {
 }
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    # Registered, so that a spawned process can unpickle its functions (the Observer's).
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # Its helpers (Odoo access, percentiles, the direct websocket client) are shared.
-common = _load("connector_bench", ADDON_DIR / "bench" / "connector_bench.py")
+common = load_by_path("connector_bench", ADDON_DIR / "bench" / "connector_bench.py")
 
 
 # ``tests/scripted_ha.py``'s command loop with a rate: "stream <count> <rate>" sends <count>
@@ -674,10 +665,7 @@ def parse_args():
 def main():
     args, odoo_args = parse_args()
     config.parse_config(["--log-level=warn", *odoo_args, "-d", args.db])
-    if not common.database_ready(args.db):
-        sys.exit(
-            f"Database {args.db!r} does not have odoo_ha_addon installed (see bench/README.md)"
-        )
+    require_database(args.db, odoo_args)
     ScriptedBench(args.db, args).run()
 
 
