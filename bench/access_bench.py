@@ -35,8 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-from benchlib import load_by_path
+from benchlib import call_route, load_by_path, log_in
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -180,18 +179,7 @@ class AccessBench:
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("  person      entities   best ms  median ms")
         for name, login in self.people.items():
-            session = requests.Session()
-            response = session.post(
-                f"{server.url}/web/session/authenticate",
-                json={
-                    "jsonrpc": "2.0",
-                    "params": {"db": self.dbname, "login": login, "password": self.password},
-                },
-                timeout=60,
-            )
-            response.raise_for_status()
-            if not (response.json().get("result") or {}).get("uid"):
-                raise RuntimeError(f"login failed: {response.text[:500]}")
+            session = log_in(server.url, self.dbname, login, self.password)
             self.call(session, server)  # untimed: the session's first request
             timings, count = [], 0
             for _round in range(self.args.rounds):
@@ -205,20 +193,9 @@ class AccessBench:
             )
 
     def call(self, session, server):
-        response = session.post(
-            f"{server.url}/odoo_ha_addon/entities",
-            json={
-                "jsonrpc": "2.0",
-                "method": "call",
-                "params": {"ha_instance_id": self.instance_id},
-            },
-            timeout=ROUTE_TIMEOUT_S,
+        return call_route(
+            session, server, "entities", {"ha_instance_id": self.instance_id}, ROUTE_TIMEOUT_S
         )
-        response.raise_for_status()
-        result = response.json().get("result") or {}
-        if not result.get("success"):
-            raise RuntimeError(f"the route failed: {response.text[:500]}\n{server.log_tail()}")
-        return result["data"]
 
 
 def parse_args():

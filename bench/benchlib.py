@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import psycopg2
+import requests
 
 from odoo import SUPERUSER_ID, api
 from odoo.sql_db import connection_info_for
@@ -109,3 +110,37 @@ def run_ha_load(job):
     if completed.returncode:
         raise RuntimeError(f"ha_load.py failed:\n{completed.stderr[-2000:]}")
     return json.loads(completed.stdout)
+
+
+def log_in(url, dbname, login, password, timeout_s=60):
+    """A ``requests`` session logged in as ``login`` on the Odoo server at ``url``."""
+    session = requests.Session()
+    response = session.post(
+        f"{url}/web/session/authenticate",
+        json={
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"db": dbname, "login": login, "password": password},
+        },
+        timeout=timeout_s,
+    )
+    response.raise_for_status()
+    if not (response.json().get("result") or {}).get("uid"):
+        raise RuntimeError(f"login of {login} refused: {response.text[:500]}")
+    return session
+
+
+def call_route(session, server, route, params, timeout_s):
+    """The ``data`` of the addon's JSON route ``route`` called with ``params`` on ``server``
+    (a ``tests/odoo_server.py`` server, whose log ends the error if the route fails)."""
+    response = session.post(
+        f"{server.url}/odoo_ha_addon/{route}",
+        json={"jsonrpc": "2.0", "method": "call", "params": params},
+        timeout=timeout_s,
+    )
+    response.raise_for_status()
+    result = response.json().get("result") or {}
+    if not result.get("success"):
+        raise RuntimeError(f"the route failed: {response.text[:500]}\n{server.log_tail()}")
+    return result["data"]

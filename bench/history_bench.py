@@ -51,8 +51,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg2
-import requests
-from benchlib import load_by_path, require_database
+from benchlib import call_route, load_by_path, log_in, require_database
 
 from odoo.modules.registry import Registry
 from odoo.sql_db import connection_info_for
@@ -522,18 +521,7 @@ class HistoryBench:
 
     def measure_route(self, label, server):
         print(f"Timing the route ({label}) on {server.url} ...")
-        session = requests.Session()
-        response = session.post(
-            f"{server.url}/web/session/authenticate",
-            json={
-                "jsonrpc": "2.0",
-                "params": {"db": self.dbname, "login": self.login, "password": self.password},
-            },
-            timeout=60,
-        )
-        response.raise_for_status()
-        if not (response.json().get("result") or {}).get("uid"):
-            raise RuntimeError(f"login failed: {response.text[:500]}")
+        session = log_in(server.url, self.dbname, self.login, self.password)
         names = [f"{SENSOR_PREFIX}{n:02d}" for n in range(len(self.entity_ids))]
         self.call_route(session, server, names[:1], 1)  # the server's first request
         for count, days in self.cases():
@@ -564,26 +552,14 @@ class HistoryBench:
 
     def call_route(self, session, server, names, days):
         end = utcnow()
-        response = session.post(
-            f"{server.url}/odoo_ha_addon/entity_history",
-            json={
-                "jsonrpc": "2.0",
-                "method": "call",
-                "params": {
-                    "ha_instance_id": self.instance_id,
-                    "entity_ids": names,
-                    "start": (end - timedelta(days=days)).isoformat(),
-                    "end": end.isoformat(),
-                    "max_points": self.args.max_points,
-                },
-            },
-            timeout=ROUTE_TIMEOUT_S,
-        )
-        response.raise_for_status()
-        result = response.json().get("result") or {}
-        if not result.get("success"):
-            raise RuntimeError(f"the route failed: {response.text[:500]}\n{server.log_tail()}")
-        return result["data"]
+        params = {
+            "ha_instance_id": self.instance_id,
+            "entity_ids": names,
+            "start": (end - timedelta(days=days)).isoformat(),
+            "end": end.isoformat(),
+            "max_points": self.args.max_points,
+        }
+        return call_route(session, server, "entity_history", params, ROUTE_TIMEOUT_S)
 
     @contextlib.contextmanager
     def statistics_set_aside(self):

@@ -74,6 +74,7 @@ import psycopg2
 import requests
 from benchlib import (
     load_by_path,
+    log_in,
     percentiles,
     query,
     require_database,
@@ -528,20 +529,7 @@ class BrowserClient(BenchClient):
 
     def log_in(self, server_url, dbname):
         if self.login not in self.sessions:
-            http = requests.Session()
-            response = http.post(
-                f"{server_url}/web/session/authenticate",
-                json={
-                    "jsonrpc": "2.0",
-                    "method": "call",
-                    "id": 1,
-                    "params": {"db": dbname, "login": self.login, "password": self.password},
-                },
-                timeout=LOGIN_TIMEOUT_S,
-            )
-            response.raise_for_status()
-            if not (response.json().get("result") or {}).get("uid"):
-                raise RuntimeError(f"login refused: {response.text[:300]}")
+            http = log_in(server_url, dbname, self.login, self.password, LOGIN_TIMEOUT_S)
             self.sessions[self.login] = http.cookies["session_id"]
         # Imported here: odoo.addons has the addons path only once Odoo's options are parsed.
         from odoo.addons.bus.websocket import WebsocketConnectionHandler  # noqa: PLC0415
